@@ -1,0 +1,1 @@
+"""Herald: a mailing service with exact statistics."""

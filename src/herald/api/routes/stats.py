@@ -1,0 +1,52 @@
+"""General statistics, and processing active mailings on demand."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from herald.api.deps import Conn, Res
+from herald.api.errors import responses
+from herald.api.schemas import DispatchReport, GeneralStats, MailingStats
+from herald.domain.statuses import counts_from
+from herald.scheduler import tick
+from herald.storage import stats
+
+router = APIRouter(tags=["statistics"])
+
+
+@router.get(
+    "/stats",
+    summary="General statistics",
+    description="Every mailing with its message counts by status (every status, zeros included).",
+    responses=responses(),
+)
+async def general_stats(conn: Conn) -> GeneralStats:
+    found = await stats.all_mailings(conn)
+    items = [
+        MailingStats(
+            id=m.id,
+            text=m.text,
+            status=m.status,  # type: ignore[arg-type]
+            start_at=m.start_at,
+            end_at=m.end_at,
+            total=sum(m.counts.values()),
+            counts=m.counts,
+        )
+        for m in found
+    ]
+    totals = counts_from((s, n) for m in found for s, n in m.counts.items())
+    return GeneralStats(mailings=items, totals=totals)
+
+
+@router.post(
+    "/dispatch",
+    summary="Process active mailings now",
+    description=(
+        "Starts the mailings that are due, fans them out, and hands due messages to the "
+        "workers, without waiting for the scheduler's next wake-up. Safe beside running schedulers."
+    ),
+    responses=responses(),
+)
+async def dispatch(res: Res) -> DispatchReport:
+    report = await tick.run_once(res.pool, res.queue, res.settings)
+    return DispatchReport(**report.as_dict())

@@ -1,0 +1,1 @@
+"""The worker: claim a batch, send it through the provider, write the outcomes back."""

@@ -1,0 +1,138 @@
+"""One batch: claim it, send every message under the limits, write the outcomes back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+
+from herald.config import Settings
+from herald.dispatch import metrics
+from herald.dispatch.breaker import Breaker
+from herald.domain.retry import RetryPolicy, retry_delay
+from herald.providers.base import Outcome as Result
+from herald.providers.base import Provider, SendRequest, SendResult
+from herald.storage import messages
+from herald.storage.db import UNAVAILABLE, Pool
+from herald.storage.messages import Claimed, Outcome
+
+logger = logging.getLogger(__name__)
+
+DB_RETRY_PAUSE = 0.5
+
+
+class Worker:
+    def __init__(self, pool: Pool, provider: Provider, settings: Settings) -> None:
+        self.pool, self.provider, self.settings = pool, provider, settings
+        self.breaker = Breaker(settings.breaker_threshold, settings.breaker_cooldown)
+        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.limiter: AsyncLimiter | None = (
+            AsyncLimiter(settings.rate_limit, 1) if settings.rate_limit else None
+        )
+        self.policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
+
+    async def handle(self, ids: list[int]) -> None:
+        """The queue's handler: returns once every outcome of the batch is written."""
+        await self.breaker.admit()
+        claimed = await self._with_db(messages.claim, ids, self.settings.send_lease)
+        sending = [c for c in claimed if c.status == "sending"]
+        logger.debug("batch claimed", extra={"count": len(sending), "offered": len(ids)})
+        if not sending:
+            return
+        started = time.monotonic()
+        outcomes = await asyncio.gather(*(self._send(c, started) for c in sending))
+        written = await self._with_db(messages.write_back, outcomes)
+        self._log_refused(outcomes, written)
+
+    async def _with_db(self, query: Any, *args: Any) -> Any:
+        """Runs a query, waiting out a database restart for as long as the send lease."""
+        deadline = time.monotonic() + self.settings.send_lease
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    return await query(conn, *args)
+            except UNAVAILABLE:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(DB_RETRY_PAUSE)
+
+    async def _send(self, msg: Claimed, claimed_at: float) -> Outcome:
+        deadline = claimed_at + msg.seconds_left - self.settings.send_margin
+        async with self.slots, self._rate():
+            if self.breaker.is_open and self.breaker.state != "half_open":
+                return self._release(msg, "provider breaker open", self.settings.breaker_cooldown)
+            timeout = min(self.settings.provider_timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                return self._release(msg, "no time left before end_at", 0.0)
+            result = await self._call(msg, timeout)
+        return self._outcome(msg, result)
+
+    def _rate(self) -> AbstractAsyncContextManager[Any]:
+        return self.limiter if self.limiter is not None else nullcontext()
+
+    async def _call(self, msg: Claimed, timeout: float) -> SendResult:
+        metrics.IN_FLIGHT.inc()
+        began = time.monotonic()
+        try:
+            result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), timeout)
+        finally:
+            metrics.IN_FLIGHT.dec()
+        latency = time.monotonic() - began
+        metrics.PROVIDER_CALLS.labels(result.outcome.value).inc()
+        metrics.PROVIDER_LATENCY.observe(latency)
+        self._track_breaker(result)
+        logger.info(
+            "provider call",
+            extra={"message_id": msg.id, "mailing_id": msg.mailing_id, "client_id": msg.client_id,
+                   "attempt": msg.attempts, "outcome": result.outcome.value,
+                   "status": result.status, "error": result.error,
+                   "latency_ms": round(latency * 1000, 1)},
+        )
+        return result
+
+    def _track_breaker(self, result: SendResult) -> None:
+        if result.outcome in (Result.SENT, Result.FAILED, Result.RATE_LIMITED):
+            self.breaker.success()
+        elif result.outcome is Result.UNAUTHORIZED:
+            self.breaker.trip("provider refused our token")
+        else:
+            self.breaker.failure(result.error or "provider fault")
+        metrics.BREAKER_OPEN.set(int(self.breaker.is_open))
+
+    def _outcome(self, msg: Claimed, result: SendResult) -> Outcome:
+        match result.outcome:
+            case Result.SENT:
+                return Outcome(msg.id, msg.attempts, "sent")
+            case Result.FAILED:
+                return Outcome(msg.id, msg.attempts, "failed", error=result.error)
+            case Result.UNAUTHORIZED:
+                return self._release(msg, result.error, self.settings.breaker_cooldown)
+            case Result.RATE_LIMITED:
+                delay = retry_delay(self.policy, 1, result.retry_after)
+                return self._release(msg, result.error, delay)
+        return self._retry(msg, result.error)
+
+    def _retry(self, msg: Claimed, error: str | None) -> Outcome:
+        if self.policy.exhausted(msg.attempts):
+            return Outcome(msg.id, msg.attempts, "failed", error=f"gave up: {error}")
+        delay = self.policy.delay(msg.attempts)
+        logger.info("retry scheduled", extra={"message_id": msg.id, "mailing_id": msg.mailing_id,
+                                               "client_id": msg.client_id, "delay": delay})
+        return Outcome(msg.id, msg.attempts, "pending", delay=delay, error=error)
+
+    @staticmethod
+    def _release(msg: Claimed, error: str | None, delay: float) -> Outcome:
+        """Back to pending without using up an attempt: the fault was not the message's."""
+        return Outcome(msg.id, msg.attempts, "pending", delay=delay, release=True, error=error)
+
+    @staticmethod
+    def _log_refused(outcomes: Sequence[Outcome], written: dict[int, str]) -> None:
+        for o in outcomes:
+            if o.id not in written:
+                metrics.WRITES_REFUSED.inc()
+                logger.warning("write-back refused: lease lost", extra={"message_id": o.id})

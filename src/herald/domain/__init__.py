@@ -1,0 +1,1 @@
+"""Pure rules: statuses, client fields, filters, retry policy. No I/O here."""

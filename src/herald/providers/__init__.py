@@ -1,0 +1,1 @@
+"""The sending provider: the only package that imports aiohttp."""

@@ -1,0 +1,1 @@
+"""The dispatch channel: the only package that imports aio_pika, plus an in-process twin."""

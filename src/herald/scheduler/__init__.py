@@ -1,0 +1,1 @@
+"""Fan-out, enqueue, rescue and expiry: what moves messages towards the workers."""

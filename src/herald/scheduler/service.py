@@ -1,0 +1,106 @@
+"""The scheduler process: wakes on NOTIFY and at least every poll interval.
+
+Three loops run side by side so that a long fan-out never delays sending what is already
+due, and a backlog of sends never delays starting a mailing on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from herald.config import Settings
+from herald.queue.base import Queue
+from herald.scheduler import tick
+from herald.storage import events, mailings
+from herald.storage.db import UNAVAILABLE, Pool
+
+logger = logging.getLogger(__name__)
+
+# Seconds between enqueue attempts when nothing was due or the broker held max_queued: short,
+# so that retries fall due and a draining queue refills promptly; two cheap queries each.
+IDLE_ENQUEUE_WAIT = 0.1
+
+
+class Scheduler:
+    def __init__(self, pool: Pool, queue: Queue, settings: Settings) -> None:
+        self.pool, self.queue, self.settings = pool, queue, settings
+        self.wake = asyncio.Event()
+        self.fanned_out = asyncio.Event()
+
+    async def fan_out_loop(self) -> None:
+        while True:
+            await tick.start_due(self.pool)
+            if await tick.fan_out_all(self.pool, self.settings.fanout_chunk):
+                self.fanned_out.set()
+            await self._sleep_until_due()
+
+    async def enqueue_loop(self) -> None:
+        while True:
+            if not await tick.enqueue(self.pool, self.queue, self.settings):
+                await _wait(self.fanned_out, IDLE_ENQUEUE_WAIT)
+
+    async def maintain_loop(self) -> None:
+        while True:
+            await tick.maintain(self.pool, self.settings, tick.TickReport())
+            await asyncio.sleep(self.settings.poll_interval)
+
+    async def _sleep_until_due(self) -> None:
+        async with self.pool.acquire() as conn:
+            next_start = await mailings.seconds_to_next_start(conn)
+        timeout = self.settings.poll_interval
+        if next_start is not None:
+            timeout = max(0.0, min(timeout, next_start))
+        await _wait(self.wake, timeout)
+
+    def on_notify(self, *_: object) -> None:
+        self.wake.set()
+        self.fanned_out.set()
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)
+    event.clear()
+
+
+async def _forever(name: str, step: Callable[[], Awaitable[None]], backoff: float) -> None:
+    """Runs a loop, restarting it after a failure (a database restart, say) with a pause."""
+    while True:
+        try:
+            await step()
+        except UNAVAILABLE as exc:
+            logger.warning("scheduler loop paused: database unavailable",
+                           extra={"loop": name, "error": repr(exc)})
+        except Exception:
+            logger.exception("scheduler loop failed", extra={"loop": name})
+        await asyncio.sleep(backoff)
+
+
+@contextlib.asynccontextmanager
+async def running(pool: Pool, queue: Queue, settings: Settings) -> AsyncIterator[Scheduler]:
+    """Runs a scheduler for as long as the context is open."""
+    scheduler = Scheduler(pool, queue, settings)
+    listener = await pool.acquire()
+    await listener.add_listener(events.CHANNEL, scheduler.on_notify)
+    loops = [
+        asyncio.create_task(_forever(name, step, settings.poll_interval), name=f"scheduler-{name}")
+        for name, step in (
+            ("fan-out", scheduler.fan_out_loop),
+            ("enqueue", scheduler.enqueue_loop),
+            ("maintain", scheduler.maintain_loop),
+        )
+    ]
+    logger.info("scheduler started")
+    try:
+        yield scheduler
+    finally:
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        with contextlib.suppress(*UNAVAILABLE):
+            await listener.remove_listener(events.CHANNEL, scheduler.on_notify)
+        await pool.release(listener)
+        logger.info("scheduler stopped")

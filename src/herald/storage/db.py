@@ -1,0 +1,30 @@
+"""The connection pool, and the error types the rest of Herald may catch."""
+
+from __future__ import annotations
+
+import asyncpg
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+# Errors that mean "the database is unreachable right now": callers back off and retry.
+UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+               asyncpg.InterfaceError)
+
+
+class Conflict(Exception):
+    """A uniqueness rule refused the write; ``field`` names what collided."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+async def create_pool(dsn: str, min_size: int, max_size: int) -> asyncpg.Pool:
+    """A pool whose connections fail fast when PostgreSQL is away."""
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, timeout=5, command_timeout=60
+    )
+    assert pool is not None
+    return pool

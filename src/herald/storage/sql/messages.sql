@@ -1,0 +1,151 @@
+-- name: fan_out_chunk
+-- Gives the next chunk of matching clients (by id, after the checkpoint) one message each.
+WITH chunk AS (
+    SELECT c.id FROM clients c, mailings g
+    WHERE g.id = $1::bigint AND c.id > $2::bigint AND c.deleted_at IS NULL
+      AND filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags)
+    ORDER BY c.id
+    LIMIT $3::int
+), inserted AS (
+    INSERT INTO messages (mailing_id, client_id)
+    SELECT $1::bigint, id FROM chunk ORDER BY id
+    ON CONFLICT (mailing_id, client_id) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT max(id) FROM chunk) AS last_id,
+       (SELECT count(*) FROM chunk) AS matched,
+       (SELECT count(*) FROM inserted) AS inserted;
+
+-- name: cancel_unmatched
+-- After a filter edit: the unsent messages of clients that no longer match are cancelled.
+UPDATE messages m SET status = 'cancelled', lease_until = NULL, updated_at = now()
+FROM mailings g, clients c
+WHERE m.mailing_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
+  AND m.status IN ('pending', 'queued')
+  AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags);
+
+-- name: cancel_unmatched_for_client
+-- After a client edit: its unsent messages of mailings it no longer matches are cancelled.
+UPDATE messages m SET status = 'cancelled', lease_until = NULL, updated_at = now()
+FROM mailings g, clients c
+WHERE m.client_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
+  AND m.status IN ('pending', 'queued')
+  AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags);
+
+-- name: cancel_for_mailing
+-- Messages being sent right now are settled by their write-back, which sees the cancel.
+UPDATE messages SET status = 'cancelled', lease_until = NULL, updated_at = now()
+WHERE mailing_id = $1::bigint AND status IN ('pending', 'queued');
+
+-- name: cancel_for_client
+UPDATE messages SET status = 'cancelled', lease_until = NULL, updated_at = now()
+WHERE client_id = $1::bigint AND status IN ('pending', 'queued');
+
+-- name: enqueue_due
+-- Hands due messages of running mailings to the broker; the lease rescues a lost publish.
+WITH due AS (
+    SELECT m.id FROM messages m JOIN mailings g ON g.id = m.mailing_id
+    WHERE m.status = 'pending' AND m.due_at <= now()
+      AND g.status = 'running' AND g.end_at > now()
+    ORDER BY m.due_at
+    LIMIT $1::int
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE messages m
+SET status = 'queued', lease_until = now() + make_interval(secs => $2::float8), updated_at = now()
+FROM due WHERE m.id = due.id
+RETURNING m.id;
+
+-- name: unqueue
+-- A publish the broker did not confirm: its rows go back to pending at once.
+UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
+WHERE id = ANY($1::bigint[]) AND status = 'queued';
+
+-- name: queued_total
+SELECT coalesce(sum(n), 0)::bigint FROM message_counts WHERE status = 'queued';
+
+-- name: claim
+-- Takes a batch for sending, by the database clock: only rows still queued, of a running
+-- mailing before its end, for a live client. The others settle here too: a paused mailing's
+-- go back to pending, an ended one's expire, a cancelled one's or a deleted client's cancel.
+UPDATE messages m SET
+    status = CASE
+        WHEN now() >= g.end_at THEN 'expired'
+        WHEN g.status = 'running' AND c.deleted_at IS NULL THEN 'sending'
+        WHEN g.status IN ('paused', 'scheduled') AND c.deleted_at IS NULL THEN 'pending'
+        ELSE 'cancelled' END::message_status,
+    attempts = m.attempts + (g.status = 'running' AND now() < g.end_at AND c.deleted_at IS NULL)::int,
+    lease_until = now() + make_interval(secs => $2::float8),
+    updated_at = now()
+FROM mailings g, clients c
+WHERE m.id = ANY($1::bigint[]) AND m.status = 'queued'
+  AND g.id = m.mailing_id AND c.id = m.client_id
+RETURNING m.id, m.status, m.attempts, m.mailing_id, m.client_id, c.phone, g.text,
+          extract(epoch FROM g.end_at - now())::float8 AS seconds_left;
+
+-- name: write_back
+-- Every outcome of a batch in one statement, fenced by the attempt number so that a late
+-- writer (a worker that lost its lease) changes nothing. A retry that cannot happen before
+-- the end expires; one for a cancelled mailing or a deleted client cancels.
+UPDATE messages m SET
+    status = CASE
+        WHEN u.status <> 'pending' THEN u.status
+        WHEN g.status NOT IN ('running', 'paused') OR c.deleted_at IS NOT NULL THEN 'cancelled'
+        WHEN now() + make_interval(secs => u.delay) >= g.end_at THEN 'expired'
+        ELSE 'pending' END::message_status,
+    attempts = m.attempts - u.release::int,
+    due_at = now() + make_interval(secs => u.delay),
+    sent_at = CASE WHEN u.status = 'sent' THEN now() END,
+    last_error = u.error,
+    lease_until = NULL,
+    updated_at = now()
+FROM unnest($1::bigint[], $2::int[], $3::message_status[], $4::float8[], $5::boolean[], $6::text[])
+         AS u(id, attempts, status, delay, release, error),
+     mailings g, clients c
+WHERE m.id = u.id AND m.status = 'sending' AND m.attempts = u.attempts
+  AND g.id = m.mailing_id AND c.id = m.client_id
+RETURNING m.id, m.status;
+
+-- name: rescue_expired_leases
+-- What a dead worker or a lost broker message left behind goes back to pending (or settles).
+WITH stale AS (
+    SELECT id FROM messages
+    WHERE status IN ('queued', 'sending') AND lease_until < now()
+    ORDER BY lease_until
+    LIMIT $1::int
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE messages m SET
+    status = CASE
+        WHEN now() >= g.end_at THEN 'expired'
+        WHEN g.status NOT IN ('running', 'paused', 'scheduled') OR c.deleted_at IS NOT NULL
+            THEN 'cancelled'
+        WHEN m.attempts >= $2::int THEN 'failed'
+        ELSE 'pending' END::message_status,
+    last_error = CASE WHEN m.status = 'sending' THEN 'lease expired' ELSE m.last_error END,
+    due_at = now(),
+    lease_until = NULL,
+    updated_at = now()
+FROM stale, mailings g, clients c
+WHERE m.id = stale.id AND g.id = m.mailing_id AND c.id = m.client_id
+RETURNING m.id, m.mailing_id, m.status;
+
+-- name: expire_ended
+-- At end_at every message not being sent expires; ones being sent settle by write-back or lease.
+WITH expired AS (
+    UPDATE messages m SET status = 'expired', lease_until = NULL, updated_at = now()
+    FROM mailings g
+    WHERE g.status IN ('running', 'paused') AND g.end_at <= now() AND g.deleted_at IS NULL
+      AND m.mailing_id = g.id AND m.status IN ('pending', 'queued')
+    RETURNING m.mailing_id
+)
+SELECT mailing_id, count(*) AS n FROM expired GROUP BY mailing_id;
+
+-- name: list_for_mailing
+-- One page of a mailing's messages, optionally of one status, keyset by id.
+SELECT id, mailing_id, client_id, status, created_at, sent_at, attempts, last_error, updated_at
+FROM messages
+WHERE mailing_id = $1::bigint AND id > $2::bigint
+  AND ($3::message_status IS NULL OR status = $3::message_status)
+ORDER BY id
+LIMIT $4::int;

@@ -51,7 +51,11 @@ async def _serve_api(settings: Settings, *, pipeline: bool) -> None:
     await _migrate(settings)
     app = create_app(settings, background=_pipeline if pipeline else None)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
     await uvicorn.Server(config).serve()

@@ -30,7 +30,7 @@ def database(settings: Settings) -> Iterator[Settings]:
 
     pgdata = settings.data_dir.resolve() / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     logger.info("embedded PostgreSQL started", extra={"pgdata": str(pgdata)})
     try:
         yield settings.model_copy(update={"database_url": SecretStr(server.get_uri())})

@@ -82,7 +82,9 @@ async def test_delete_frees_the_phone_and_hides_the_client(api: httpx2.AsyncClie
     assert again["id"] != client["id"]
 
 
-@pytest.mark.parametrize("path", ["/api/v1/clients/0", f"/api/v1/clients/{2**63}", "/api/v1/clients/x"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/clients/0", f"/api/v1/clients/{2**63}", "/api/v1/clients/x"]
+)
 async def test_bad_ids_are_422(api: httpx2.AsyncClient, path: str) -> None:
     r = await api.get(path)
     assert r.status_code == 422
@@ -134,7 +136,10 @@ async def test_csv_import_reports_bad_lines_and_imports_good_ones(api: httpx2.As
     assert report["created"] == 2
     assert report["updated"] == 1
     assert [(e["line"], e["field"]) for e in report["errors"]] == [
-        (4, "phone"), (5, "operator_code"), (6, "timezone"), (7, "line"),
+        (4, "phone"),
+        (5, "operator_code"),
+        (6, "timezone"),
+        (7, "line"),
     ]
     r = await api.get("/api/v1/clients", params={"phone": "79000000001"})
     assert r.json()["items"][0]["tag"] == "after"
@@ -147,6 +152,9 @@ async def test_csv_with_a_wrong_header_imports_nothing(api: httpx2.AsyncClient) 
     r = await api.post("/api/v1/clients/import", content="tel,code\n79000000001,900\n")
     assert r.status_code == 200
     assert r.json() == {
-        "created": 0, "updated": 0,
-        "errors": [{"line": 1, "field": "header", "message": "must be phone,operator_code,tag,timezone"}],
+        "created": 0,
+        "updated": 0,
+        "errors": [
+            {"line": 1, "field": "header", "message": "must be phone,operator_code,tag,timezone"}
+        ],
     }

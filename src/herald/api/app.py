@@ -76,8 +76,11 @@ async def _log_requests(
     response = await call_next(request)
     logger.info(
         "request",
-        extra={"method": request.method, "path": request.url.path,
-               "status": response.status_code,
-               "ms": round((time.monotonic() - began) * 1000, 1)},
+        extra={
+            "method": request.method,
+            "path": request.url.path,
+            "status": response.status_code,
+            "ms": round((time.monotonic() - began) * 1000, 1),
+        },
     )
     return response

@@ -31,7 +31,9 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
         if loc and loc[0] in {"body", "query", "path", "header"} and len(loc) > 1:
             loc = loc[1:]
         message = _REWORDED.get(err.get("type", ""), err.get("msg", "invalid"))
-        found.append({"field": ".".join(loc) or "body", "message": message.removeprefix("Value error, ")})
+        found.append(
+            {"field": ".".join(loc) or "body", "message": message.removeprefix("Value error, ")}
+        )
     return found
 
 
@@ -91,7 +93,9 @@ def install(app: FastAPI) -> None:
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI error responses of a route: 401 and 422 always, plus the given codes."""
-    return {code: {"model": ErrorBody, "description": _DESCRIBED[code]} for code in (401, 422, *codes)}
+    return {
+        code: {"model": ErrorBody, "description": _DESCRIBED[code]} for code in (401, 422, *codes)
+    }
 
 
 _DESCRIBED = {

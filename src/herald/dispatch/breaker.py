@@ -53,8 +53,9 @@ class Breaker:
         if self.state is State.HALF_OPEN:
             self._cooldown = min(self._cooldown * 2, self.max_cooldown)
         if self.state is not State.OPEN:
-            logger.warning("provider breaker open", extra={"reason": reason,
-                                                           "cooldown": self._cooldown})
+            logger.warning(
+                "provider breaker open", extra={"reason": reason, "cooldown": self._cooldown}
+            )
         self.state, self.reason, self._opened_at = State.OPEN, reason, time.monotonic()
         self._closed.clear()
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
+from herald import metrics
 from herald.config import Settings
-from herald.dispatch import metrics
 from herald.dispatch.breaker import Breaker
 from herald.domain.retry import RetryPolicy, retry_delay
 from herald.providers.base import Outcome as Result
@@ -75,11 +75,11 @@ class Worker:
     def _rate(self) -> AbstractAsyncContextManager[Any]:
         return self.limiter if self.limiter is not None else nullcontext()
 
-    async def _call(self, msg: Claimed, timeout: float) -> SendResult:
+    async def _call(self, msg: Claimed, budget: float) -> SendResult:
         metrics.IN_FLIGHT.inc()
         began = time.monotonic()
         try:
-            result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), timeout)
+            result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), budget)
         finally:
             metrics.IN_FLIGHT.dec()
         latency = time.monotonic() - began
@@ -88,10 +88,16 @@ class Worker:
         self._track_breaker(result)
         logger.info(
             "provider call",
-            extra={"message_id": msg.id, "mailing_id": msg.mailing_id, "client_id": msg.client_id,
-                   "attempt": msg.attempts, "outcome": result.outcome.value,
-                   "status": result.status, "error": result.error,
-                   "latency_ms": round(latency * 1000, 1)},
+            extra={
+                "message_id": msg.id,
+                "mailing_id": msg.mailing_id,
+                "client_id": msg.client_id,
+                "attempt": msg.attempts,
+                "outcome": result.outcome.value,
+                "status": result.status,
+                "error": result.error,
+                "latency_ms": round(latency * 1000, 1),
+            },
         )
         return result
 
@@ -121,8 +127,15 @@ class Worker:
         if self.policy.exhausted(msg.attempts):
             return Outcome(msg.id, msg.attempts, "failed", error=f"gave up: {error}")
         delay = self.policy.delay(msg.attempts)
-        logger.info("retry scheduled", extra={"message_id": msg.id, "mailing_id": msg.mailing_id,
-                                               "client_id": msg.client_id, "delay": delay})
+        logger.info(
+            "retry scheduled",
+            extra={
+                "message_id": msg.id,
+                "mailing_id": msg.mailing_id,
+                "client_id": msg.client_id,
+                "delay": delay,
+            },
+        )
         return Outcome(msg.id, msg.attempts, "pending", delay=delay, error=error)
 
     @staticmethod

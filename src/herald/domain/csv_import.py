@@ -49,11 +49,11 @@ def _take(parsed: Parsed, line: int, fields: list[str]) -> None:
         return
     try:
         parsed.rows.append((line, *_validated(fields)))
-    except _Invalid as exc:
+    except _InvalidError as exc:
         parsed.errors.append(LineError(line, exc.field, exc.message))
 
 
-class _Invalid(Exception):
+class _InvalidError(Exception):
     def __init__(self, field: str, message: str) -> None:
         self.field, self.message = field, message
 
@@ -61,11 +61,14 @@ class _Invalid(Exception):
 def _validated(fields: list[str]) -> tuple[str, str, str, str]:
     raw_phone, code, tag, tz = (f.strip() for f in fields)
     if any("\x00" in f for f in fields):
-        raise _Invalid("line", "must not contain a NUL character")
+        raise _InvalidError("line", "must not contain a NUL character")
     phone = _check("phone", rules.normalise_phone, raw_phone)
     code = _check("operator_code", rules.check_operator_code, code or rules.operator_code_of(phone))
-    return phone, code, _check("tag", rules.check_tag, tag), _check(
-        "timezone", rules.check_timezone, tz or "UTC"
+    return (
+        phone,
+        code,
+        _check("tag", rules.check_tag, tag),
+        _check("timezone", rules.check_timezone, tz or "UTC"),
     )
 
 
@@ -73,4 +76,4 @@ def _check(field: str, rule: Callable[[str], str], value: str) -> str:
     try:
         return rule(value)
     except ValueError as exc:
-        raise _Invalid(field, str(exc)) from None
+        raise _InvalidError(field, str(exc)) from None

@@ -13,7 +13,11 @@ class RetryPolicy:
     cap: float
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Seconds before the next try after ``attempts`` tries: exponential backoff with equal jitter."""
+        """Seconds before the next try after ``attempts`` tries.
+
+        Exponential backoff with "equal jitter": at least half the ceiling, so retries of a
+        provider outage spread out but never all come back at once.
+        """
         ceiling = min(self.cap, self.base * 2 ** max(attempts - 1, 0))
         return (rng or random).uniform(ceiling / 2, ceiling)
 

@@ -33,7 +33,7 @@ class SendResult:
 
 
 class Provider(Protocol):
-    async def send(self, request: SendRequest, timeout: float) -> SendResult:
+    async def send(self, request: SendRequest, timeout: float) -> SendResult:  # noqa: ASYNC109
         """Sends one message; never raises for a provider fault, and returns within timeout."""
         ...
 

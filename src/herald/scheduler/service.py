@@ -60,9 +60,9 @@ class Scheduler:
         self.fanned_out.set()
 
 
-async def _wait(event: asyncio.Event, timeout: float) -> None:
+async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
+        await asyncio.wait_for(event.wait(), seconds)
     event.clear()
 
 
@@ -72,8 +72,10 @@ async def _forever(name: str, step: Callable[[], Awaitable[None]], backoff: floa
         try:
             await step()
         except UNAVAILABLE as exc:
-            logger.warning("scheduler loop paused: database unavailable",
-                           extra={"loop": name, "error": repr(exc)})
+            logger.warning(
+                "scheduler loop paused: database unavailable",
+                extra={"loop": name, "error": repr(exc)},
+            )
         except Exception:
             logger.exception("scheduler loop failed", extra={"loop": name})
         await asyncio.sleep(backoff)

@@ -54,8 +54,12 @@ async def fan_out_chunk(pool: Pool, mailing_id: int, chunk: int) -> int | None:
         await mailings.save_fanout(conn, mailing_id, result.last_id or cursor.after, done)
     logger.info(
         "fan-out chunk",
-        extra={"mailing_id": mailing_id, "created": result.inserted, "after": result.last_id,
-               "done": done},
+        extra={
+            "mailing_id": mailing_id,
+            "messages_created": result.inserted,
+            "after": result.last_id,
+            "done": done,
+        },
     )
     return result.inserted
 
@@ -95,8 +99,15 @@ async def publish(pool: Pool, queue: Queue, ids: Sequence[int], batch_size: int)
         async with pool.acquire() as conn:
             await messages.unqueue(conn, ids)
         return
-    logger.info("enqueued", extra={"count": len(ids), "batches": len(batches),
-                                   "first_message_id": ids[0], "last_message_id": ids[-1]})
+    logger.info(
+        "enqueued",
+        extra={
+            "count": len(ids),
+            "batches": len(batches),
+            "first_message_id": ids[0],
+            "last_message_id": ids[-1],
+        },
+    )
 
 
 async def rescue(pool: Pool, settings: Settings) -> int:
@@ -104,8 +115,8 @@ async def rescue(pool: Pool, settings: Settings) -> int:
         rescued = await messages.rescue_expired_leases(conn, RESCUE_MAX, settings.max_attempts)
     for message_id, mailing_id, status in rescued:
         logger.warning(
-            "lease expired", extra={"message_id": message_id, "mailing_id": mailing_id,
-                                    "status": status},
+            "lease expired",
+            extra={"message_id": message_id, "mailing_id": mailing_id, "status": status},
         )
     return len(rescued)
 

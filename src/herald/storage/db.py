@@ -8,11 +8,15 @@ Pool = asyncpg.Pool
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 # Errors that mean "the database is unreachable right now": callers back off and retry.
-UNAVAILABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-               asyncpg.InterfaceError)
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+)
 
 
-class Conflict(Exception):
+class Conflict(Exception):  # noqa: N818 - read as "raise Conflict(...)", like HTTP 409
     """A uniqueness rule refused the write; ``field`` names what collided."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -45,9 +45,7 @@ async def create(
     start_at: datetime,
     end_at: datetime,
 ) -> Mailing:
-    row = await conn.fetchrow(
-        Q["create"], text, list(operator_codes), list(tags), start_at, end_at
-    )
+    row = await conn.fetchrow(Q["create"], text, list(operator_codes), list(tags), start_at, end_at)
     mailing = _mailing(row)
     assert mailing is not None  # INSERT ... RETURNING always returns the row
     return mailing

@@ -27,6 +27,7 @@ router = APIRouter(prefix="/clients", tags=["clients"])
 
 ClientId = Annotated[int, Path(ge=1, le=MAX_ID, description="The client's id")]
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
+CSV_EXAMPLE = "phone,operator_code,tag,timezone\n79001234567,900,vip,Europe/Moscow\n"
 
 
 def _found(client: clients.Client | None) -> ClientOut:
@@ -43,7 +44,7 @@ async def create_client(body: ClientCreate, conn: Conn) -> ClientOut:
     return ClientOut.model_validate(client)
 
 
-@router.get("", summary="List clients, filtered, by cursor")
+@router.get("", summary="List clients, filtered, by cursor", responses=responses())
 async def list_clients(
     conn: Conn,
     operator_code: Annotated[str | None, Query(pattern=r"^\d{3}$")] = None,
@@ -77,9 +78,7 @@ async def update_client(client_id: ClientId, body: ClientUpdate, conn: Conn) -> 
     return found
 
 
-@router.delete(
-    "/{client_id}", status_code=204, summary="Delete a client", responses=responses(404)
-)
+@router.delete("/{client_id}", status_code=204, summary="Delete a client", responses=responses(404))
 async def delete_client(client_id: ClientId, conn: Conn) -> Response:
     async with conn.transaction():
         if not await clients.delete(conn, client_id):
@@ -103,7 +102,7 @@ async def delete_client(client_id: ClientId, conn: Conn) -> Response:
             "content": {
                 "text/csv": {
                     "schema": {"type": "string"},
-                    "example": "phone,operator_code,tag,timezone\n79001234567,900,vip,Europe/Moscow\n",
+                    "example": CSV_EXAMPLE,
                 }
             },
         }
@@ -118,7 +117,11 @@ async def import_clients(request: Request, conn: Conn) -> ImportReport:
             counts = await clients.import_rows(conn, parsed.rows)
     logger.info(
         "clients imported",
-        extra={"created": counts.created, "updated": counts.updated, "bad_lines": len(parsed.errors)},
+        extra={
+            "clients_created": counts.created,
+            "clients_updated": counts.updated,
+            "bad_lines": len(parsed.errors),
+        },
     )
     errors = [ImportLineError(line=e.line, field=e.field, message=e.message) for e in parsed.errors]
     return ImportReport(created=counts.created, updated=counts.updated, errors=errors)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from herald import metrics as _metrics  # noqa: F401 - registers Herald's metrics
 from herald.api.deps import Res
 from herald.storage import events
 
@@ -36,7 +37,7 @@ async def _database_ok(res: Res) -> bool:
         async with asyncio.timeout(2):
             async with res.pool.acquire() as conn:
                 await events.ping(conn)
-    except Exception:  # noqa: BLE001 - any failure means "not ready"; the reason is not needed
+    except Exception:
         return False
     return True
 

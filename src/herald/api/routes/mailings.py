@@ -49,18 +49,25 @@ def _require_active(mailing: mailings.Mailing) -> None:
 async def create_mailing(body: MailingCreate, conn: Conn) -> MailingOut:
     async with conn.transaction():
         mailing = await mailings.create(
-            conn, body.text, body.filter.operator_codes, body.filter.tags, body.start_at, body.end_at
+            conn,
+            body.text,
+            body.filter.operator_codes,
+            body.filter.tags,
+            body.start_at,
+            body.end_at,
         )
         await events.wake_schedulers(conn, f"created {mailing.id}")
     logger.info("mailing created", extra={"mailing_id": mailing.id})
     return MailingOut.of(mailing)
 
 
-@router.get("", summary="List mailings, newest first, by cursor")
+@router.get("", summary="List mailings, newest first, by cursor", responses=responses())
 async def list_mailings(
     conn: Conn,
     status: MailingStatus | None = None,
-    cursor: Annotated[int, Query(ge=1, le=MAX_ID, description="next_cursor of the last page")] = MAX_ID,
+    cursor: Annotated[
+        int, Query(ge=1, le=MAX_ID, description="next_cursor of the last page")
+    ] = MAX_ID,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MailingPage:
     items = await mailings.list_page(conn, before=cursor, limit=limit, status=status)
@@ -68,7 +75,9 @@ async def list_mailings(
     return MailingPage(items=[MailingOut.of(m) for m in items], next_cursor=next_cursor)
 
 
-@router.get("/preview", summary="How many clients a filter reaches (query form)")
+@router.get(
+    "/preview", summary="How many clients a filter reaches (query form)", responses=responses()
+)
 async def preview_query(
     conn: Conn,
     operator_codes: Annotated[list[OperatorCode], Query(max_length=1000)] = [],  # noqa: B006

@@ -26,7 +26,7 @@ async def general_stats(conn: Conn) -> GeneralStats:
         MailingStats(
             id=m.id,
             text=m.text,
-            status=m.status,  # type: ignore[arg-type]
+            status=m.status,
             start_at=m.start_at,
             end_at=m.end_at,
             total=sum(m.counts.values()),

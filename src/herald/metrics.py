@@ -1,12 +1,10 @@
-"""Prometheus metrics of the pipeline (served by the API at /metrics)."""
+"""Prometheus metrics of every part (served at /metrics by the API)."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-PROVIDER_CALLS = Counter(
-    "herald_provider_calls_total", "Provider calls by outcome", ["outcome"]
-)
+PROVIDER_CALLS = Counter("herald_provider_calls_total", "Provider calls by outcome", ["outcome"])
 PROVIDER_LATENCY = Histogram(
     "herald_provider_latency_seconds",
     "Provider call latency",

@@ -1,0 +1,135 @@
+"""The schema and the SQL: every named query prepares, migrations are safe side by side,
+and the database itself refuses what the rules forbid."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+
+import asyncpg
+import pytest
+
+from herald.config import REPO_ROOT
+from herald.domain.statuses import MessageStatus
+from herald.storage import queries, stats
+from tests import services
+
+
+async def test_every_named_query_prepares(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(queries.load("clients")["import_stage"])
+        for name, sql in queries.all_queries().items():
+            try:
+                await conn.prepare(sql)
+            except asyncpg.PostgresError as exc:
+                pytest.fail(f"{name}: {exc}")
+
+
+async def test_two_migrate_processes_at_once(template_db: str) -> None:
+    admin = await asyncpg.connect(services.DATABASE_URL)
+    await admin.execute("DROP DATABASE IF EXISTS herald_migrate_race WITH (FORCE)")
+    await admin.execute("CREATE DATABASE herald_migrate_race")
+    url = services.database_url("herald_migrate_race")
+    env = {"HERALD_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    try:
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "herald",
+                "migrate",
+                env=env,
+                cwd=REPO_ROOT,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        results = [await p.communicate() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], results
+        conn = await asyncpg.connect(url)
+        versions = await conn.fetch("SELECT version FROM schema_migrations")
+        await conn.close()
+        expected = sorted(p.stem for p in (REPO_ROOT / "migrations").glob("*.sql"))
+        assert sorted(r["version"] for r in versions) == expected
+    finally:
+        await admin.execute("DROP DATABASE IF EXISTS herald_migrate_race WITH (FORCE)")
+        await admin.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("INSERT INTO clients (phone, operator_code) VALUES ('89001234567', '900')", "check"),
+        ("INSERT INTO clients (phone, operator_code) VALUES ('79001234567', '90')", "check"),
+        (
+            "INSERT INTO mailings (text, start_at, end_at) VALUES ('x', now(), now())",
+            "mailings_end_after_start",
+        ),
+    ],
+)
+async def test_database_refuses_broken_rows(pool: asyncpg.Pool, sql: str, error: str) -> None:
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.CheckViolationError, match=error):
+            await conn.execute(sql)
+
+
+async def test_one_message_per_mailing_and_client(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        cid = await conn.fetchval(
+            "INSERT INTO clients (phone, operator_code) VALUES ('79001234567', '900') RETURNING id"
+        )
+        mid = await conn.fetchval(
+            "INSERT INTO mailings (text, start_at, end_at) "
+            "VALUES ('x', now(), now() + interval '1 hour') RETURNING id"
+        )
+        await conn.execute("INSERT INTO messages (mailing_id, client_id) VALUES ($1, $2)", mid, cid)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                "INSERT INTO messages (mailing_id, client_id) VALUES ($1, $2)", mid, cid
+            )
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await conn.execute("DELETE FROM clients WHERE id = $1", cid)
+
+
+async def test_counters_equal_a_recount_after_random_changes(pool: asyncpg.Pool) -> None:
+    """Random fan-outs and status changes from concurrent connections; then recount."""
+    rng = random.Random(7)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "INSERT INTO clients (phone, operator_code) "
+            "SELECT '7900' || lpad(i::text, 7, '0'), '900' FROM generate_series(1, 2000) i"
+        )
+        mailing_ids = [
+            await conn.fetchval(
+                "INSERT INTO mailings (text, start_at, end_at) "
+                "VALUES ('x', now(), now() + interval '1 hour') RETURNING id"
+            )
+            for _ in range(3)
+        ]
+        for mid in mailing_ids:
+            await conn.execute(
+                "INSERT INTO messages (mailing_id, client_id) "
+                "SELECT $1, id FROM clients WHERE random() < 0.7",
+                mid,
+            )
+    statuses = [s.value for s in MessageStatus]
+
+    async def churn(seed: int) -> None:
+        local = random.Random(seed)
+        async with pool.acquire() as conn:
+            for _ in range(40):
+                await conn.execute(
+                    "UPDATE messages SET status = $1::message_status "
+                    "WHERE id IN (SELECT id FROM messages WHERE mailing_id = $2 "
+                    "ORDER BY random() LIMIT $3)",
+                    local.choice(statuses),
+                    local.choice(mailing_ids),
+                    local.randint(1, 200),
+                )
+
+    await asyncio.gather(*(churn(rng.randint(0, 10**6)) for _ in range(4)))
+    async with pool.acquire() as conn:
+        await conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages LIMIT 50)")
+        for mid in mailing_ids:
+            assert await stats.one_mailing(conn, mid) == await stats.recount(conn, mid)

@@ -5,8 +5,10 @@ PostgreSQL and RabbitMQ must answer: a missing service fails the run, it never s
 
 from __future__ import annotations
 
+import logging
+import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +16,7 @@ import httpx2
 import pytest
 from pydantic import SecretStr
 
+from herald import logs
 from herald.api.app import create_app
 from herald.config import REPO_ROOT, Settings
 from herald.storage.migrate import migrate
@@ -21,6 +24,20 @@ from tests import services
 
 TEMPLATE = "herald_test_template"
 API_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def json_logs() -> Iterator[None]:
+    """Every herald log call builds and formats its record, so a bad ``extra`` fails a test."""
+    sink = open(os.devnull, "w")  # noqa: SIM115 - closed at the end of the session
+    handler = logging.StreamHandler(sink)
+    handler.setFormatter(logs.JsonFormatter())
+    herald_logger = logging.getLogger("herald")
+    herald_logger.addHandler(handler)
+    herald_logger.setLevel(logging.DEBUG)
+    yield
+    herald_logger.removeHandler(handler)
+    sink.close()
 
 
 async def _admin() -> asyncpg.Connection:

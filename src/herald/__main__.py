@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from typing import Any
 
 from herald import embedded, logs
 from herald.config import Settings
-from herald.resources import Resources, open_resources
+from herald.resources import open_resources
 
 logger = logging.getLogger("herald")
 
@@ -31,25 +30,14 @@ async def _migrate(settings: Settings) -> None:
     logger.info("migrations up to date", extra={"applied": applied})
 
 
-@contextlib.asynccontextmanager
-async def _pipeline(resources: Resources) -> AsyncIterator[None]:
-    from herald.dispatch import service as workers
-    from herald.scheduler import service as scheduler
-
-    async with (
-        scheduler.running(resources.pool, resources.queue, resources.settings),
-        workers.running(resources),
-    ):
-        yield
-
-
-async def _serve_api(settings: Settings, *, pipeline: bool) -> None:
+async def _serve_api(settings: Settings, *, with_pipeline: bool) -> None:
     import uvicorn
 
+    from herald import pipeline
     from herald.api.app import create_app
 
     await _migrate(settings)
-    app = create_app(settings, background=_pipeline if pipeline else None)
+    app = create_app(settings, background=pipeline.running if with_pipeline else None)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -64,7 +52,7 @@ async def _serve_api(settings: Settings, *, pipeline: bool) -> None:
 async def _serve(settings: Settings) -> None:
     async with embedded.provider(settings) as settings:
         _announce(settings)
-        await _serve_api(settings, pipeline=True)
+        await _serve_api(settings, with_pipeline=True)
 
 
 def _announce(settings: Settings) -> None:
@@ -141,7 +129,7 @@ def main(argv: list[str] | None = None) -> None:
         with embedded.database(settings) as with_db:
             _run(_serve(embedded.api_token(with_db)))
     elif args.command == "api":
-        _run(_serve_api(settings, pipeline=False))
+        _run(_serve_api(settings, with_pipeline=False))
     elif args.command == "scheduler":
         _run(_scheduler(settings))
     elif args.command == "worker":

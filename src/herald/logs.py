@@ -12,7 +12,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-_STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
+_STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:

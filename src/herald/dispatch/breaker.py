@@ -1,7 +1,8 @@
-"""A circuit breaker that pauses claiming while the provider is down or refuses our token.
+"""A circuit breaker that pauses sending while the provider is down or refuses our token.
 
-Closed: everything flows. Open: nothing is claimed until the cool-down passes. Half-open: one
-probe goes through; its success closes the breaker, its failure opens it again for longer.
+Closed: everything flows. Open: nothing is claimed or sent until the cool-down passes.
+Half-open: one call goes out as a probe; its success closes the breaker, its failure opens it
+again for twice as long (up to a cap).
 """
 
 from __future__ import annotations
@@ -28,12 +29,9 @@ class Breaker:
         self._failures = 0
         self._cooldown = cooldown
         self._opened_at = 0.0
+        self._probe_free = False
         self._closed = asyncio.Event()
         self._closed.set()
-
-    @property
-    def is_open(self) -> bool:
-        return self.state is not State.CLOSED
 
     def success(self) -> None:
         self._failures = 0
@@ -52,22 +50,34 @@ class Breaker:
         """Opens at once (a 401, or too many failures); a failed probe doubles the cool-down."""
         if self.state is State.HALF_OPEN:
             self._cooldown = min(self._cooldown * 2, self.max_cooldown)
-        if self.state is not State.OPEN:
-            logger.warning(
-                "provider breaker open", extra={"reason": reason, "cooldown": self._cooldown}
-            )
+        if self.state is State.CLOSED:
+            logger.warning("provider breaker open", extra={"reason": reason})
         self.state, self.reason, self._opened_at = State.OPEN, reason, time.monotonic()
+        self._probe_free = False
         self._closed.clear()
 
+    def allow(self) -> bool:
+        """May a call go out now? While not closed, only the one probe may."""
+        if self.state is State.CLOSED:
+            return True
+        if self.state is State.HALF_OPEN and self._probe_free:
+            self._probe_free = False
+            return True
+        return False
+
     async def admit(self) -> None:
-        """Waits until a call may go out: closed, or this caller is the half-open probe."""
+        """Waits until the breaker is closed, or until the cool-down grants a probe."""
         while not self._closed.is_set():
             wait = self._opened_at + self._cooldown - time.monotonic()
             if wait <= 0:
                 # One probe per cool-down, even if an earlier probe never reported back.
-                self.state, self._opened_at = State.HALF_OPEN, time.monotonic()
+                self.state, self._opened_at, self._probe_free = (
+                    State.HALF_OPEN,
+                    time.monotonic(),
+                    True,
+                )
                 return
             try:
-                await asyncio.wait_for(self._closed.wait(), max(wait, 0.05))
+                await asyncio.wait_for(self._closed.wait(), wait)
             except TimeoutError:
                 continue

@@ -13,7 +13,7 @@ from aiolimiter import AsyncLimiter
 
 from herald import metrics
 from herald.config import Settings
-from herald.dispatch.breaker import Breaker
+from herald.dispatch.breaker import Breaker, State
 from herald.domain.retry import RetryPolicy, retry_delay
 from herald.providers.base import Outcome as Result
 from herald.providers.base import Provider, SendRequest, SendResult
@@ -64,7 +64,7 @@ class Worker:
     async def _send(self, msg: Claimed, claimed_at: float) -> Outcome:
         deadline = claimed_at + msg.seconds_left - self.settings.send_margin
         async with self.slots, self._rate():
-            if self.breaker.is_open and self.breaker.state != "half_open":
+            if not self.breaker.allow():
                 return self._release(msg, "provider breaker open", self.settings.breaker_cooldown)
             timeout = min(self.settings.provider_timeout, deadline - time.monotonic())
             if timeout <= 0:
@@ -108,7 +108,7 @@ class Worker:
             self.breaker.trip("provider refused our token")
         else:
             self.breaker.failure(result.error or "provider fault")
-        metrics.BREAKER_OPEN.set(int(self.breaker.is_open))
+        metrics.BREAKER_OPEN.set(int(self.breaker.state is not State.CLOSED))
 
     def _outcome(self, msg: Claimed, result: SendResult) -> Outcome:
         match result.outcome:

@@ -247,30 +247,34 @@ class FakeProvider:
         self._in_flight += 1
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
-            answer, status = await self._admit(request, arrived_at)
+            record = await self._admit(request, arrived_at)
+            answer, status = Answer(record["answer"]), record["status"]
             await self._wait(answer)
+            # A request whose caller gave up before the answer (its deadline) is logged but
+            # keeps answered=False: the provider never told anyone it took it.
+            record["answered"] = True
             return self._respond(answer, status)
         finally:
             self._in_flight -= 1
 
-    async def _admit(self, request: web.Request, arrived_at: float) -> tuple[Answer, int]:
+    async def _admit(self, request: web.Request, arrived_at: float) -> Record:
         message_id = int(request.match_info["id"])
         parsed = parse_send_body(await request.read(), message_id)
         answer, status = self._decide(request.headers.get("Authorization"), parsed is not None)
         phone, text = parsed if parsed is not None else (None, None)
-        self.log.append(
-            {
-                "id": message_id,
-                "phone": phone,
-                "text": text,
-                "arrived_at": arrived_at,
-                "status": status,
-                "answer": answer.value,
-            }
-        )
+        record: Record = {
+            "id": message_id,
+            "phone": phone,
+            "text": text,
+            "arrived_at": arrived_at,
+            "status": status,
+            "answer": answer.value,
+            "answered": False,
+        }
+        self.log.append(record)
         self._total += 1
         self._by_status[status] = self._by_status.get(status, 0) + 1
-        return answer, status
+        return record
 
     def _decide(self, authorization: str | None, well_formed: bool) -> tuple[Answer, int]:
         faults = self.faults

@@ -49,6 +49,9 @@ async def test_every_matching_client_gets_exactly_one_message(
     )
     found = await settled(herald, mailing["id"], 1500, within=60)
     assert found["sent"] == 1500
+    pipeline = (await herald.get("/api/v1/pipeline")).json()
+    assert pipeline["provider"] == "healthy"
+    assert len(pipeline["workers"]) == 1
     by_id = requests_by_id(fake.log)
     assert max(by_id.values()) == 1
     phones = await _message_phones(pool, mailing["id"])
@@ -125,6 +128,8 @@ async def test_unauthorized_pauses_sending_without_failing_messages(
             "SELECT max(attempts) FROM messages WHERE mailing_id = $1", mailing["id"]
         )
     assert worst <= 1, "a 401 used up a message's attempts"
+    await asyncio.sleep(1.2)  # one heartbeat
+    assert (await herald.get("/api/v1/pipeline")).json()["provider"] == "paused"
     await fake.update_faults({"unauthorized": False})
     found = await settled(herald, mailing["id"], 200, within=30)
     assert found["sent"] == 200

@@ -236,3 +236,25 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     detail: str
     errors: list[FieldError] = Field(default_factory=list)
+
+
+class WorkerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    worker_id: str
+    breaker: str = Field(description="closed, open or half_open")
+    breaker_reason: str | None
+    in_flight: int
+    calls: int
+    started_at: datetime
+    seen_at: datetime | None
+
+
+class PipelineOut(BaseModel):
+    provider: str = Field(
+        description="healthy, failing (breaker open), paused (token refused) or unknown "
+        "(no worker heard from)",
+        examples=["healthy"],
+    )
+    queued: int = Field(description="Messages handed to the broker and not yet claimed")
+    workers: list[WorkerOut]

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
+import os
+import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from herald.dispatch.worker import Worker
 from herald.resources import Resources
+from herald.storage import workers
+from herald.storage.db import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL = 1.0
 
 
 def prefetch_for(concurrency: int, batch_size: int) -> int:
@@ -27,9 +35,37 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     consumer = await resources.queue.consume(
         worker.handle, prefetch_for(settings.concurrency, settings.batch_size)
     )
-    logger.info("worker started", extra={"concurrency": settings.concurrency})
+    worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(worker):x}"
+    beats = asyncio.create_task(_heartbeat(resources, worker, worker_id))
+    logger.info(
+        "worker started", extra={"worker_id": worker_id, "concurrency": settings.concurrency}
+    )
     try:
         yield worker
     finally:
         await consumer.stop(settings.shutdown_grace)
-        logger.info("worker stopped")
+        beats.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beats
+        with contextlib.suppress(*UNAVAILABLE):
+            async with resources.pool.acquire() as conn:
+                await workers.forget(conn, worker_id)
+        logger.info("worker stopped", extra={"worker_id": worker_id})
+
+
+async def _heartbeat(resources: Resources, worker: Worker, worker_id: str) -> None:
+    """Tells the API every second how this worker and its provider breaker are."""
+    started_at = datetime.now(UTC)
+    while True:
+        beat = workers.Heartbeat(
+            worker_id,
+            worker.breaker.state.value,
+            worker.breaker.reason,
+            worker.in_flight,
+            worker.calls,
+            started_at,
+        )
+        with contextlib.suppress(*UNAVAILABLE):
+            async with resources.pool.acquire() as conn:
+                await workers.beat(conn, beat)
+        await asyncio.sleep(HEARTBEAT_INTERVAL)

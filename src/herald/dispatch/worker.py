@@ -24,6 +24,7 @@ from herald.storage.messages import Claimed, Outcome
 logger = logging.getLogger(__name__)
 
 DB_RETRY_PAUSE = 0.5
+UNAUTHORIZED = "the provider refused our token"
 
 
 class Worker:
@@ -35,6 +36,8 @@ class Worker:
             AsyncLimiter(settings.rate_limit, 1) if settings.rate_limit else None
         )
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
+        self.in_flight = 0
+        self.calls = 0
 
     async def handle(self, ids: list[int]) -> None:
         """The queue's handler: returns once every outcome of the batch is written."""
@@ -77,11 +80,14 @@ class Worker:
 
     async def _call(self, msg: Claimed, budget: float) -> SendResult:
         metrics.IN_FLIGHT.inc()
+        self.in_flight += 1
         began = time.monotonic()
         try:
             result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), budget)
         finally:
             metrics.IN_FLIGHT.dec()
+            self.in_flight -= 1
+            self.calls += 1
         latency = time.monotonic() - began
         metrics.PROVIDER_CALLS.labels(result.outcome.value).inc()
         metrics.PROVIDER_LATENCY.observe(latency)
@@ -105,7 +111,7 @@ class Worker:
         if result.outcome in (Result.SENT, Result.FAILED, Result.RATE_LIMITED):
             self.breaker.success()
         elif result.outcome is Result.UNAUTHORIZED:
-            self.breaker.trip("provider refused our token")
+            self.breaker.trip(UNAUTHORIZED)
         else:
             self.breaker.failure(result.error or "provider fault")
         metrics.BREAKER_OPEN.set(int(self.breaker.state is not State.CLOSED))

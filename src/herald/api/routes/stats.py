@@ -6,10 +6,17 @@ from fastapi import APIRouter
 
 from herald.api.deps import Conn, Res
 from herald.api.errors import responses
-from herald.api.schemas import DispatchReport, GeneralStats, MailingStats
+from herald.api.schemas import (
+    DispatchReport,
+    GeneralStats,
+    MailingStats,
+    PipelineOut,
+    WorkerOut,
+)
+from herald.dispatch.worker import UNAUTHORIZED
 from herald.domain.statuses import counts_from
 from herald.scheduler import tick
-from herald.storage import stats
+from herald.storage import messages, stats, workers
 
 router = APIRouter(tags=["statistics"])
 
@@ -50,3 +57,30 @@ async def general_stats(conn: Conn) -> GeneralStats:
 async def dispatch(res: Res) -> DispatchReport:
     report = await tick.run_once(res.pool, res.queue, res.settings)
     return DispatchReport(**report.as_dict())
+
+
+HEARTBEAT_FRESH = 5.0  # seconds: a worker not heard from for longer is taken for dead
+
+
+@router.get(
+    "/pipeline",
+    summary="The workers and the provider's state",
+    description="What the workers last reported: their breakers, calls in flight, and so whether "
+    "the provider is healthy, failing, or refusing our token.",
+    responses=responses(),
+)
+async def pipeline(conn: Conn) -> PipelineOut:
+    live = await workers.live(conn, HEARTBEAT_FRESH)
+    return PipelineOut(
+        provider=provider_state([w.breaker for w in live], [w.breaker_reason for w in live]),
+        queued=await messages.queued_total(conn),
+        workers=[WorkerOut.model_validate(w) for w in live],
+    )
+
+
+def provider_state(breakers: list[str], reasons: list[str | None]) -> str:
+    if not breakers:
+        return "unknown"
+    if UNAUTHORIZED in reasons:
+        return "paused"
+    return "healthy" if all(b == "closed" for b in breakers) else "failing"

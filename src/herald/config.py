@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    fake_provider_port: int = Field(default=8025, ge=0, le=65535)  # herald serve's; 0 = any free
 
     data_dir: Path = Path(".herald")
     migrations_dir: Path = REPO_ROOT / "migrations"

@@ -17,8 +17,6 @@ from herald.config import Settings
 
 logger = logging.getLogger(__name__)
 
-FAKE_PROVIDER_PORT = 8025
-
 
 @contextlib.contextmanager
 def database(settings: Settings) -> Iterator[Settings]:
@@ -61,7 +59,7 @@ async def provider(settings: Settings) -> AsyncIterator[Settings]:
     from herald.providers import fake
 
     token = secrets.token_urlsafe(16)
-    server = await fake.start_fake_provider("127.0.0.1", FAKE_PROVIDER_PORT, token)
+    server = await fake.start_fake_provider("127.0.0.1", settings.fake_provider_port, token)
     try:
         yield settings.model_copy(
             update={"provider_url": server.url, "provider_token": SecretStr(token)}

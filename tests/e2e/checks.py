@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx2
 
 UNSENT = ("pending", "queued", "sending")
+
+
+async def eventually(condition: Callable[[], bool], within: float, what: str) -> None:
+    """Polls ``condition`` until it holds; fails the test after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {within} s"
+        await asyncio.sleep(0.05)
 
 
 async def import_clients(api: httpx2.AsyncClient, phones: list[str], code: str, tag: str) -> None:

@@ -14,6 +14,7 @@ from aiolimiter import AsyncLimiter
 from herald import metrics
 from herald.config import Settings
 from herald.dispatch.breaker import Breaker, State
+from herald.dispatch.writer import GroupWriter
 from herald.domain.retry import RetryPolicy, retry_delay
 from herald.providers.base import Outcome as Result
 from herald.providers.base import Provider, SendRequest, SendResult
@@ -36,6 +37,7 @@ class Worker:
             AsyncLimiter(settings.rate_limit, 1) if settings.rate_limit else None
         )
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
+        self.writer = GroupWriter(self._write_many)
         self.in_flight = 0
         self.calls = 0
 
@@ -44,13 +46,21 @@ class Worker:
         await self.breaker.admit()
         claimed = await self._with_db(messages.claim, ids, self.settings.send_lease)
         sending = [c for c in claimed if c.status == "sending"]
-        logger.debug("batch claimed", extra={"count": len(sending), "offered": len(ids)})
-        if not sending:
-            return
-        started = time.monotonic()
-        outcomes = await asyncio.gather(*(self._send(c, started) for c in sending))
-        written = await self._with_db(messages.write_back, outcomes)
-        self._log_refused(outcomes, written)
+        if sending:
+            started = time.monotonic()
+            await asyncio.gather(*(self._deliver(c, started) for c in sending))
+
+    async def _deliver(self, msg: Claimed, claimed_at: float) -> None:
+        """Sends one message and writes its outcome, holding a concurrency slot throughout."""
+        async with self.slots:
+            outcome = await self._send(msg, claimed_at)
+            if await self.writer.write(outcome) is None:
+                metrics.WRITES_REFUSED.inc()
+                logger.warning("write-back refused: lease lost", extra={"message_id": msg.id})
+
+    async def _write_many(self, outcomes: Sequence[Outcome]) -> dict[int, str]:
+        written: dict[int, str] = await self._with_db(messages.write_back, outcomes)
+        return written
 
     async def _with_db(self, query: Any, *args: Any) -> Any:
         """Runs a query, waiting out a database restart for as long as the send lease."""
@@ -66,13 +76,13 @@ class Worker:
 
     async def _send(self, msg: Claimed, claimed_at: float) -> Outcome:
         deadline = claimed_at + msg.seconds_left - self.settings.send_margin
-        async with self.slots, self._rate():
+        async with self._rate():
             if not self.breaker.allow():
                 return self._release(msg, "provider breaker open", self.settings.breaker_cooldown)
-            timeout = min(self.settings.provider_timeout, deadline - time.monotonic())
-            if timeout <= 0:
+            budget = min(self.settings.provider_timeout, deadline - time.monotonic())
+            if budget <= 0:
                 return self._release(msg, "no time left before end_at", 0.0)
-            result = await self._call(msg, timeout)
+            result = await self._call(msg, budget)
         return self._outcome(msg, result)
 
     def _rate(self) -> AbstractAsyncContextManager[Any]:
@@ -148,10 +158,3 @@ class Worker:
     def _release(msg: Claimed, error: str | None, delay: float) -> Outcome:
         """Back to pending without using up an attempt: the fault was not the message's."""
         return Outcome(msg.id, msg.attempts, "pending", delay=delay, release=True, error=error)
-
-    @staticmethod
-    def _log_refused(outcomes: Sequence[Outcome], written: dict[int, str]) -> None:
-        for o in outcomes:
-            if o.id not in written:
-                metrics.WRITES_REFUSED.inc()
-                logger.warning("write-back refused: lease lost", extra={"message_id": o.id})

@@ -1,0 +1,65 @@
+// The API's field errors ({field, message}) shown next to the control they concern.
+
+import { ApiError, Unreachable } from "./api.js";
+import { h } from "./dom.js";
+
+/** The form-level error slot; put it once at the top of every form. */
+export const formError = () =>
+  h("p", { class: "error form-error", "data-error-for": "_form", role: "alert", tabindex: "-1" });
+
+export function clearErrors(form) {
+  for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
+  for (const control of form.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+  }
+}
+
+// "filter.operator_codes.2" belongs to the control named "filter.operator_codes".
+function slotFor(form, field) {
+  const parts = String(field).split(".");
+  while (parts.length) {
+    const name = parts.join(".");
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(name)}"]`);
+    if (slot) return { slot, name };
+    parts.pop();
+  }
+  return null;
+}
+
+function place(form, field, message, leftovers) {
+  const found = slotFor(form, field);
+  if (!found) {
+    leftovers.push(field && field !== "body" ? `${field}: ${message}` : message);
+    return null;
+  }
+  found.slot.textContent = found.slot.textContent ? `${found.slot.textContent}; ${message}` : message;
+  const control = form.querySelector(`[name="${CSS.escape(found.name)}"]`);
+  control?.setAttribute("aria-invalid", "true");
+  return control;
+}
+
+/** What went wrong, for an error that names no field. */
+export function describe(err) {
+  if (err instanceof Unreachable) {
+    return `The Herald API did not answer (${err.message}). Try again.`;
+  }
+  if (err instanceof ApiError) return err.message;
+  return String(err?.message || err);
+}
+
+/**
+ * Shows an error from the API in `form`: each field error beside its control (the first
+ * such control gets the focus), anything else in the form-level slot.
+ */
+export function showErrors(form, err) {
+  clearErrors(form);
+  const leftovers = [];
+  let first = null;
+  const fieldErrors = err instanceof ApiError ? err.errors : [];
+  for (const { field, message } of fieldErrors) first ||= place(form, field, message, leftovers);
+  if (!fieldErrors.length) leftovers.push(describe(err));
+  else if (leftovers.length) leftovers.unshift(err.message);
+  const top = form.querySelector('[data-error-for="_form"]');
+  if (top) top.textContent = leftovers.join(". ");
+  (first || top)?.focus?.();
+}

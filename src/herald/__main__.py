@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("scheduler", help="fan-out, enqueue, rescue, expiry")
     commands.add_parser("worker", help="claims batches and sends them through the provider")
     commands.add_parser("migrate", help="applies pending database migrations")
-    from herald.providers import fake
+    from herald.providers import fake_cli as fake
 
     fake.add_arguments(commands.add_parser("fake-provider", help="a provider double with faults"))
     return parser
@@ -118,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "fake-provider":
-        from herald.providers import fake
+        from herald.providers import fake_cli as fake
 
         logs.configure("auto", "INFO")
         fake.main_from_args(args)

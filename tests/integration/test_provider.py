@@ -285,6 +285,8 @@ async def test_log_polling_stats_and_clearing(
 
     assert [r["id"] for r in page["requests"]] == [2, 3]
     assert page["next"] == 3
+    first, last = stats.pop("first_arrival"), stats.pop("last_arrival")
+    assert first <= last
     assert stats == {"total": 3, "by_status": {"200": 3}, "max_in_flight": 1, "in_flight": 0}
     assert emptied == {"requests": [], "next": 0}
 

@@ -8,7 +8,6 @@ so tests can count duplicates, late sends and losses. Run-time control over HTTP
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import enum
@@ -16,7 +15,6 @@ import json
 import logging
 import math
 import random
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -137,6 +135,8 @@ class FakeProvider:
         self._by_status: dict[int, int] = {}
         self._in_flight = 0
         self._max_in_flight = 0
+        self._first_arrival: float | None = None
+        self._last_arrival: float | None = None
 
     @property
     def url(self) -> str:
@@ -150,12 +150,15 @@ class FakeProvider:
             "by_status": {str(status): n for status, n in sorted(self._by_status.items())},
             "max_in_flight": self._max_in_flight,
             "in_flight": self._in_flight,
+            "first_arrival": self._first_arrival,
+            "last_arrival": self._last_arrival,
         }
 
     def clear_log(self) -> None:
         """Forgets the records and counts (the high-water mark restarts at the current load)."""
         self.log.clear()
         self._total, self._by_status = 0, {}
+        self._first_arrival = self._last_arrival = None
         self._max_in_flight = self._in_flight
 
     def apply_faults(self, changes: Mapping[str, object]) -> Faults:
@@ -272,6 +275,9 @@ class FakeProvider:
             "answered": False,
         }
         self.log.append(record)
+        if self._first_arrival is None:
+            self._first_arrival = arrived_at
+        self._last_arrival = arrived_at
         self._total += 1
         self._by_status[status] = self._by_status.get(status, 0) + 1
         return record
@@ -371,45 +377,3 @@ async def start_fake_provider(
     fake = FakeProvider(host, port, token, faults or Faults(), rng)
     await fake._start()
     return fake
-
-
-async def _serve(host: str, port: int, token: str | None, faults: Faults) -> None:
-    fake = await start_fake_provider(host, port, token, faults)
-    logger.info("fake provider listening", extra={"url": fake.url})
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await fake.stop()
-        logger.info("fake provider stopped", extra={"url": fake.url})
-
-
-def run_fake_provider(host: str, port: int, token: str | None, faults: Faults) -> None:
-    """Runs a fake provider until SIGINT or SIGTERM."""
-    asyncio.run(_serve(host, port, token, faults))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds `--host`, `--port`, `--token` and one option per `Faults` field."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
-    parser.add_argument("--port", type=int, default=9090, help="port to listen on")
-    parser.add_argument("--token", default=None, help="bearer token to require (default: none)")
-    for fault in fields(Faults):
-        flag = "--" + fault.name.replace("_", "-")
-        if isinstance(fault.default, bool):
-            parser.add_argument(flag, action="store_true", help=fault.metadata["help"])
-        else:
-            kind = type(fault.default)
-            parser.add_argument(flag, type=kind, default=fault.default, help=fault.metadata["help"])
-
-
-def main_from_args(args: argparse.Namespace) -> None:
-    """Runs the fake provider the command line describes (see `add_arguments`)."""
-    try:
-        faults = Faults(**{fault.name: getattr(args, fault.name) for fault in fields(Faults)})
-    except ValueError as exc:
-        raise SystemExit(f"herald fake-provider: {exc}") from exc
-    run_fake_provider(args.host, args.port, args.token, faults)

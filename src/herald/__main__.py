@@ -23,6 +23,13 @@ def _dsn(settings: Settings) -> str:
     return settings.database_url.get_secret_value()
 
 
+def _require_broker(settings: Settings) -> None:
+    """Parts that run as separate processes meet only through RabbitMQ."""
+    _dsn(settings)
+    if settings.amqp_url is None:
+        sys.exit("HERALD_AMQP_URL is required for this command (herald serve has a default)")
+
+
 async def _migrate(settings: Settings) -> None:
     from herald.storage.migrate import migrate
 
@@ -76,7 +83,7 @@ async def _until_signal() -> None:
 async def _scheduler(settings: Settings) -> None:
     from herald.scheduler import service
 
-    _dsn(settings)
+    _require_broker(settings)
     async with (
         open_resources(settings, provider=False) as res,
         service.running(res.pool, res.queue, settings),
@@ -87,7 +94,7 @@ async def _scheduler(settings: Settings) -> None:
 async def _worker(settings: Settings) -> None:
     from herald.dispatch import service
 
-    _dsn(settings)
+    _require_broker(settings)
     async with open_resources(settings, provider=True) as res, service.running(res):
         await _until_signal()
 
@@ -129,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         with embedded.database(settings) as with_db:
             _run(_serve(embedded.api_token(with_db)))
     elif args.command == "api":
+        _dsn(settings)
         _run(_serve_api(settings, with_pipeline=False))
     elif args.command == "scheduler":
         _run(_scheduler(settings))

@@ -183,3 +183,18 @@ async def test_deleting_a_client_keeps_statistics(
     assert detail["total"] == 3
     assert detail["counts"]["cancelled"] == 1
     assert detail["counts"]["pending"] == 2
+
+
+async def test_dispatch_starts_and_fans_out_due_mailings(api: httpx2.AsyncClient) -> None:
+    await _clients(api, 12)
+    due = await _create(api, start_at=(NOW - timedelta(minutes=1)).isoformat())
+    await _create(api)  # in the future: untouched
+    r = await api.post("/api/v1/dispatch")
+    assert r.status_code == 200
+    report = r.json()
+    assert report["started"] == 1
+    assert report["fanned_out"] == 12
+    # No broker shared with workers in this process: the schedulers enqueue.
+    assert report["enqueued"] == 0
+    assert (await api.get(f"/api/v1/mailings/{due['id']}")).json()["status"] == "running"
+    assert (await api.post("/api/v1/dispatch")).json()["fanned_out"] == 0

@@ -51,6 +51,7 @@ def create_app(settings: Settings, background: Background | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.api_token = settings.api_token.get_secret_value()
+    app.state.runs_pipeline = background is not None
     errors.install(app)
     app.middleware("http")(_log_requests)
     api = [clients.router, mailings.router, stats.router]

@@ -144,12 +144,19 @@ async def maintain(pool: Pool, settings: Settings, report: TickReport) -> None:
     report.finished += await finish(pool)
 
 
-async def run_once(pool: Pool, queue: Queue, settings: Settings) -> TickReport:
-    """Every step once, in pipeline order (``POST /dispatch`` and tests use it)."""
+async def run_once(
+    pool: Pool, queue: Queue, settings: Settings, *, publish: bool = True
+) -> TickReport:
+    """Every step once, in pipeline order (``POST /dispatch`` and tests use it).
+
+    Args:
+        publish: hand due messages to the queue too; off in an API process that has no broker
+            to share with workers (the schedulers enqueue, woken by the caller's NOTIFY).
+    """
     report = TickReport()
     report.started = await start_due(pool)
     report.fanned_out = await fan_out_all(pool, settings.fanout_chunk)
     await maintain(pool, settings, report)
-    while n := await enqueue(pool, queue, settings):
+    while publish and (n := await enqueue(pool, queue, settings)):
         report.enqueued += n
     return report

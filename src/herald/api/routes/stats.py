@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from herald.api.deps import Conn, Res
 from herald.api.errors import responses
@@ -16,7 +16,7 @@ from herald.api.schemas import (
 from herald.dispatch.worker import UNAUTHORIZED
 from herald.domain.statuses import counts_from
 from herald.scheduler import tick
-from herald.storage import messages, stats, workers
+from herald.storage import events, messages, stats, workers
 
 router = APIRouter(tags=["statistics"])
 
@@ -54,8 +54,11 @@ async def general_stats(conn: Conn) -> GeneralStats:
     ),
     responses=responses(),
 )
-async def dispatch(res: Res) -> DispatchReport:
-    report = await tick.run_once(res.pool, res.queue, res.settings)
+async def dispatch(res: Res, request: Request, conn: Conn) -> DispatchReport:
+    # An in-process queue reaches workers only when they run in this process (herald serve).
+    shared = res.settings.amqp_url is not None or request.app.state.runs_pipeline
+    report = await tick.run_once(res.pool, res.queue, res.settings, publish=shared)
+    await events.wake_schedulers(conn, "dispatch")
     return DispatchReport(**report.as_dict())
 
 

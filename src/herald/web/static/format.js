@@ -30,11 +30,11 @@ export function zoneName() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
 }
 
-/** An instant as the value of a datetime-local input (local time, minutes). */
+/** An instant as the value of a datetime-local input with step="1" (local time, seconds). */
 export function toLocalInput(value) {
   const d = value instanceof Date ? value : new Date(value);
   const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-  return `${day}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${day}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /**
@@ -43,10 +43,10 @@ export function toLocalInput(value) {
  * is moved forward the way the browser resolves it. Returns null for an empty or bad value.
  */
 export function fromLocalInput(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(value || "");
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
   if (!m) return null;
-  const [y, mo, d, hh, mi] = m.slice(1).map(Number);
-  const date = new Date(y, mo - 1, d, hh, mi, 0, 0);
+  const [y, mo, d, hh, mi, ss] = m.slice(1).map((part) => Number(part || 0));
+  const date = new Date(y, mo - 1, d, hh, mi, ss, 0);
   if (Number.isNaN(date.getTime())) return null;
-  return `${toLocalInput(date)}:00${offsetOf(date)}`;
+  return `${toLocalInput(date)}${offsetOf(date)}`;
 }

@@ -1,0 +1,64 @@
+// CSV import of clients, with the API's per-line report.
+
+import { ApiError, call } from "./api.js";
+import { field, fill, h } from "./dom.js";
+import { clearErrors, formError, showErrors } from "./forms.js";
+import { count } from "./format.js";
+
+function reportOf(result) {
+  const bad = result.errors.length;
+  const summary = h(
+    "p",
+    { class: bad ? "warn" : "ok" },
+    `${count(result.created)} added, ${count(result.updated)} updated, ${count(bad)} line(s) refused.`,
+  );
+  if (!bad) return [summary];
+  const rows = result.errors.map((e) => h("tr", {}, h("td", {}, e.line), h("td", {}, e.field), h("td", {}, e.message)));
+  const table = h(
+    "table",
+    { class: "import-errors" },
+    h("caption", {}, "Refused lines"),
+    h("thead", {}, h("tr", {}, ["Line", "Field", "Problem"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows),
+  );
+  return [summary, h("div", { class: "scroll" }, table)];
+}
+
+/** The import section; `done()` runs after a successful import (to reload the list). */
+export function importer(app, done) {
+  const file = h("input", { name: "file", type: "file", accept: ".csv,text/csv", required: true });
+  const report = h("div", { class: "import-report", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "import", novalidate: true },
+    formError(),
+    field("CSV file", file, "Header line: phone,operator_code,tag,timezone. A known phone is updated, a new one added; bad lines are reported and skipped."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Import")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    fill(report);
+    const chosen = file.files[0];
+    if (!chosen) {
+      const errors = [{ field: "file", message: "Choose a CSV file first." }];
+      showErrors(form, new ApiError(0, { detail: "No file chosen", errors }));
+      return;
+    }
+    try {
+      const result = await call("POST", "/clients/import", { text: await chosen.text() });
+      fill(report, reportOf(result));
+      app.toast(`Imported ${chosen.name}.`);
+      await done();
+    } catch (err) {
+      showErrors(form, err);
+    }
+  });
+  return h(
+    "section",
+    { class: "card import-section", "aria-labelledby": "import-title" },
+    h("h2", { id: "import-title" }, "Import from a CSV file"),
+    form,
+    report,
+  );
+}

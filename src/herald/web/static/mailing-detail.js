@@ -1,0 +1,120 @@
+// One mailing: live counts, a chart of messages sent over time, its messages by status, paged.
+
+import { ApiError, get } from "./api.js";
+import { sentChart } from "./chart.js";
+import { MESSAGE_STATUSES, badge, countsList, progressBar, setBadge } from "./counts.js";
+import { field, fill, h } from "./dom.js";
+import { when } from "./format.js";
+import { lifecycle } from "./mailing-actions.js";
+import { filterText } from "./mailings.js";
+import { cursorPager, emptyRow, keyedRows } from "./table.js";
+
+const PAGE = 50;
+const COLUMNS = ["Message", "Client", "Status", "Attempts", "Last error", "Created", "Sent", "Updated"];
+
+function messageRow() {
+  const cells = COLUMNS.map(() => h("td", {}));
+  const status = badge("pending");
+  const el = h("tr", {}, cells);
+  cells[2].append(status);
+  const update = (m) => {
+    el.dataset.id = m.id;
+    cells[0].textContent = m.id;
+    cells[1].textContent = `#${m.client_id}`;
+    setBadge(status, m.status);
+    cells[3].textContent = m.attempts;
+    cells[4].textContent = m.last_error || "—";
+    cells[5].textContent = when(m.created_at);
+    cells[6].textContent = when(m.sent_at);
+    cells[7].textContent = when(m.updated_at);
+  };
+  return { el, update };
+}
+
+function about() {
+  const values = { text: h("dd", { class: "text" }), filter: h("dd", {}), start: h("dd", {}), end: h("dd", {}) };
+  const labels = { text: "Text", filter: "Filter", start: "Start", end: "End" };
+  const el = h("dl", { class: "about" }, Object.entries(values).map(([k, dd]) => h("div", {}, h("dt", {}, labels[k]), dd)));
+  const update = (m) => {
+    values.text.textContent = m.text;
+    values.filter.textContent = filterText(m.filter);
+    values.start.textContent = when(m.start_at);
+    values.end.textContent = when(m.end_at);
+  };
+  return { el, update };
+}
+
+function messagesTable(tbody, statusSelect, pager) {
+  const table = h(
+    "table",
+    { class: "messages" },
+    h("caption", { class: "visually-hidden" }, "Messages of this mailing"),
+    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
+    tbody,
+  );
+  return h(
+    "section",
+    { "aria-labelledby": "messages-title" },
+    h("h2", { id: "messages-title" }, "Messages"),
+    h("div", { class: "search row" }, field("Status", statusSelect)),
+    h("div", { class: "scroll" }, table),
+    pager.el,
+  );
+}
+
+export function mount(root, [id], app) {
+  const title = h("h1", { tabindex: "-1" }, `Mailing #${id}`);
+  const status = badge("scheduled");
+  const info = about();
+  const progress = progressBar(`Progress of mailing ${id}`);
+  const counts = countsList(`Messages of mailing ${id} by status`);
+  const chart = sentChart(`Messages of mailing ${id} sent over time`);
+  const tbody = h("tbody", {});
+  const empty = emptyRow(COLUMNS.length, "No message here yet.");
+  const statusSelect = h("select", { name: "status" }, h("option", { value: "" }, "All"), MESSAGE_STATUSES.map((s) => h("option", { value: s }, s)));
+  let gone = false;
+  const actions = lifecycle(app, (m) => (m ? refresh() : app.navigate("#/mailings")));
+  const sync = keyedRows(tbody, messageRow);
+  const show = (d) => {
+    setBadge(status, d.mailing.status);
+    info.update(d.mailing);
+    actions.update(d.mailing);
+    progress.update(d.counts, d.total);
+    counts.update(d.counts);
+    chart.add(d.counts.sent, d.total);
+    sync(d.messages);
+    if (d.messages.length) empty.remove();
+    else tbody.append(empty);
+  };
+  const load = async (cursor) => {
+    if (gone) return null;
+    try {
+      const d = await get(`/mailings/${id}/stats`, { status: statusSelect.value, cursor, limit: PAGE });
+      show(d);
+      return d.next_cursor;
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      gone = true;
+      fill(root, title, h("p", { class: "warn" }, "This mailing does not exist (any more)."), h("a", { href: "#/mailings" }, "Back to the mailings"));
+      return null;
+    }
+  };
+  const pager = cursorPager("Message pages", load);
+  const refresh = () => load(pager.cursor).then(pager.setNext);
+  statusSelect.addEventListener("change", () => {
+    pager.reset();
+    refresh();
+  });
+  root.append(
+    h("div", { class: "head" }, title, status, actions.el),
+    h("div", { class: "cards" }, h("section", { class: "card wide", "aria-label": "About" }, info.el)),
+    h(
+      "div",
+      { class: "cards" },
+      h("section", { class: "card wide", "aria-labelledby": "progress-title" }, h("h2", { id: "progress-title" }, "Progress"), progress.el, counts.el),
+      h("section", { class: "card wide", "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title" }, "Sent over time"), chart.el),
+    ),
+    messagesTable(tbody, statusSelect, pager),
+  );
+  return { refresh };
+}

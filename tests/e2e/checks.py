@@ -66,3 +66,12 @@ def requests_by_id(log: list[dict[str, Any]]) -> collections.Counter[int]:
 def accepted_ids(log: list[dict[str, Any]]) -> collections.Counter[int]:
     """Ids the provider took: a real success that reached the caller."""
     return collections.Counter(e["id"] for e in log if e["answer"] == "ok" and e["answered"])
+
+
+async def reaches_status(
+    api: httpx2.AsyncClient, mailing_id: int, want: str, within: float
+) -> None:
+    deadline = time.monotonic() + within
+    while (await api.get(f"/api/v1/mailings/{mailing_id}")).json()["status"] != want:
+        assert time.monotonic() < deadline, f"mailing {mailing_id} not {want} within {within} s"
+        await asyncio.sleep(0.1)

@@ -10,10 +10,11 @@ import os
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 
 from herald.dispatch.worker import Worker
 from herald.resources import Resources
-from herald.storage import workers
+from herald.storage import events, workers
 from herald.storage.db import UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(worker):x}"
     beats = asyncio.create_task(_heartbeat(resources, worker, worker_id))
+    listener = await resources.pool.acquire()
+    on_end_moved = partial(_on_end_moved, worker)
+    await listener.add_listener(events.END_CHANNEL, on_end_moved)
     logger.info(
         "worker started", extra={"worker_id": worker_id, "concurrency": settings.concurrency}
     )
@@ -44,6 +48,9 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
         yield worker
     finally:
         await consumer.stop(settings.shutdown_grace)
+        with contextlib.suppress(*UNAVAILABLE):
+            await listener.remove_listener(events.END_CHANNEL, on_end_moved)
+        await resources.pool.release(listener)
         beats.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beats
@@ -51,6 +58,12 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
             async with resources.pool.acquire() as conn:
                 await workers.forget(conn, worker_id)
         logger.info("worker stopped", extra={"worker_id": worker_id})
+
+
+def _on_end_moved(worker: Worker, *args: object) -> None:
+    payload = args[-1]
+    if isinstance(payload, str):
+        worker.deadlines.moved(*events.parse_end_moved(payload))
 
 
 async def _heartbeat(resources: Resources, worker: Worker, worker_id: str) -> None:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -14,6 +13,8 @@ from aiolimiter import AsyncLimiter
 from herald import metrics
 from herald.config import Settings
 from herald.dispatch.breaker import Breaker, State
+from herald.dispatch.deadlines import Deadlines
+from herald.dispatch.slots import Slots
 from herald.dispatch.writer import GroupWriter
 from herald.domain.retry import RetryPolicy, retry_delay
 from herald.providers.base import Outcome as Result
@@ -32,31 +33,61 @@ class Worker:
     def __init__(self, pool: Pool, provider: Provider, settings: Settings) -> None:
         self.pool, self.provider, self.settings = pool, provider, settings
         self.breaker = Breaker(settings.breaker_threshold, settings.breaker_cooldown)
-        self.slots = asyncio.Semaphore(settings.concurrency)
+        self.slots = Slots(settings.concurrency)
         self.limiter: AsyncLimiter | None = (
             AsyncLimiter(settings.rate_limit, 1) if settings.rate_limit else None
         )
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_base, settings.retry_cap)
         self.writer = GroupWriter(self._write_many)
+        self.deadlines = Deadlines()
         self.in_flight = 0
         self.calls = 0
 
     async def handle(self, ids: list[int]) -> None:
-        """The queue's handler: returns once every outcome of the batch is written."""
+        """The queue's handler: returns once every outcome of the batch is written.
+
+        The batch is claimed in parts, each as large as the send slots free at that moment,
+        so every claimed message starts sending at once.
+        """
+        deliveries: list[asyncio.Task[None]] = []
+        try:
+            rest = ids
+            while rest:
+                rest = await self._claim_part(rest, deliveries)
+        finally:
+            await asyncio.gather(*deliveries)
+
+    async def _claim_part(self, ids: list[int], deliveries: list[asyncio.Task[None]]) -> list[int]:
+        """Claims as many of ``ids`` as there are free slots, starts them; returns the rest."""
         await self.breaker.admit()
-        claimed = await self._with_db(messages.claim, ids, self.settings.send_lease)
+        taken = await self.slots.take(len(ids))
+        if self.limiter is not None:
+            # Permits before the claim, so a claimed message never waits for the rate limit.
+            surplus = taken - max(1, min(taken, int(self.limiter.max_rate)))
+            self.slots.give(surplus)
+            taken -= surplus
+            await self.limiter.acquire(taken)
+        part = ids[:taken]
+        try:
+            claimed = await self._with_db(messages.claim, part, self.settings.send_lease)
+        except BaseException:
+            self.slots.give(taken)
+            raise
         sending = [c for c in claimed if c.status == "sending"]
-        if sending:
-            started = time.monotonic()
-            await asyncio.gather(*(self._deliver(c, started) for c in sending))
+        self.slots.give(taken - len(sending))
+        started = time.monotonic()
+        deliveries += [asyncio.create_task(self._deliver(c, started)) for c in sending]
+        return ids[taken:]
 
     async def _deliver(self, msg: Claimed, claimed_at: float) -> None:
-        """Sends one message and writes its outcome, holding a concurrency slot throughout."""
-        async with self.slots:
+        """Sends one message and writes its outcome; its slot is given back only then."""
+        try:
             outcome = await self._send(msg, claimed_at)
             if await self.writer.write(outcome) is None:
                 metrics.WRITES_REFUSED.inc()
                 logger.warning("write-back refused: lease lost", extra={"message_id": msg.id})
+        finally:
+            self.slots.give()
 
     async def _write_many(self, outcomes: Sequence[Outcome]) -> dict[int, str]:
         written: dict[int, str] = await self._with_db(messages.write_back, outcomes)
@@ -75,25 +106,24 @@ class Worker:
                 await asyncio.sleep(DB_RETRY_PAUSE)
 
     async def _send(self, msg: Claimed, claimed_at: float) -> Outcome:
-        deadline = claimed_at + msg.seconds_left - self.settings.send_margin
-        async with self._rate():
-            if not self.breaker.allow():
-                return self._release(msg, "provider breaker open", self.settings.breaker_cooldown)
-            budget = min(self.settings.provider_timeout, deadline - time.monotonic())
-            if budget <= 0:
-                return self._release(msg, "no time left before end_at", 0.0)
-            result = await self._call(msg, budget)
-        return self._outcome(msg, result)
+        claimed_end = claimed_at + msg.seconds_left - self.settings.send_margin
+        deadline = self.deadlines.end_of(msg.mailing_id, claimed_end)
+        if not self.breaker.allow():
+            return self._release(msg, "provider breaker open", self.settings.breaker_cooldown)
+        budget = min(self.settings.provider_timeout, deadline - time.monotonic())
+        if budget <= 0:
+            return self._release(msg, "no time left before end_at", 0.0)
+        return self._outcome(msg, await self._call(msg, budget, deadline))
 
-    def _rate(self) -> AbstractAsyncContextManager[Any]:
-        return self.limiter if self.limiter is not None else nullcontext()
-
-    async def _call(self, msg: Claimed, budget: float) -> SendResult:
+    async def _call(self, msg: Claimed, budget: float, deadline: float) -> SendResult:
         metrics.IN_FLIGHT.inc()
         self.in_flight += 1
         began = time.monotonic()
         try:
-            result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), budget)
+            async with self.deadlines.bounded(msg.mailing_id, deadline):
+                result = await self.provider.send(SendRequest(msg.id, msg.phone, msg.text), budget)
+        except TimeoutError:
+            result = SendResult(Result.RETRY, "cut short: the mailing's end moved earlier")
         finally:
             metrics.IN_FLIGHT.dec()
             self.in_flight -= 1

@@ -126,6 +126,8 @@ async def update_mailing(mailing_id: MailingId, body: MailingUpdate, conn: Conn)
         )
         if new_filter is not None:
             await messages.cancel_unmatched(conn, mailing_id)
+        if body.end_at is not None:
+            await events.end_moved(conn, mailing_id, body.end_at)
         await events.wake_schedulers(conn, f"updated {mailing_id}")
     logger.info("mailing updated", extra={"mailing_id": mailing_id})
     assert mailing is not None  # locked above, so it still exists

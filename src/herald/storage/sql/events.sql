@@ -4,3 +4,8 @@ SELECT pg_notify('herald_wake', $1::text);
 
 -- name: ping
 SELECT 1;
+
+-- name: end_moved
+-- Workers LISTEN on this channel to cut short the calls under way: "<mailing id> <seconds left>",
+-- the seconds by the database clock, so that no worker's clock matters.
+SELECT pg_notify('herald_end', $1::bigint || ' ' || extract(epoch FROM $2::timestamptz - now()));

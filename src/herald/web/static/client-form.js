@@ -18,7 +18,7 @@ function zoneList() {
 
 function controls() {
   return {
-    phone: h("input", { name: "phone", inputmode: "numeric", autocomplete: "off", required: true, placeholder: "79001234567" }),
+    phone: h("input", { name: "phone", inputmode: "numeric", autocomplete: "off", required: true, autofocus: true, placeholder: "79001234567" }),
     operator_code: h("input", { name: "operator_code", inputmode: "numeric", autocomplete: "off", placeholder: "from the phone" }),
     tag: h("input", { name: "tag", autocomplete: "off", maxlength: 64 }),
     timezone: h("input", { name: "timezone", autocomplete: "off", list: zoneList(), placeholder: "UTC" }),

@@ -119,11 +119,11 @@ export function mount(root, _params, app) {
       h("h1", { tabindex: "-1" }, "Clients"),
       button("Add a client", () => actions.edit(null), { class: "primary" }),
     ),
+    importer(app, reload),
     search.form,
     count,
     h("div", { class: "scroll" }, table),
     pager.el,
-    importer(app, reload),
   );
   reload().catch((err) => showErrors(search.form, err));
   return {};

@@ -49,17 +49,21 @@ export function describe(err) {
 
 /**
  * Shows an error from the API in `form`: each field error beside its control (the first
- * such control gets the focus), anything else in the form-level slot.
+ * such control gets the focus unless `focus` is false), anything else in the form-level slot.
+ * `prefix` maps the API's field names to the form's (a body that is one part of the form).
  */
-export function showErrors(form, err) {
+export function showErrors(form, err, { focus = true, prefix = "" } = {}) {
   clearErrors(form);
   const leftovers = [];
   let first = null;
   const fieldErrors = err instanceof ApiError ? err.errors : [];
-  for (const { field, message } of fieldErrors) first ||= place(form, field, message, leftovers);
+  for (const { field, message } of fieldErrors) {
+    const control = place(form, `${prefix}${field}`, message, leftovers);
+    first ||= control;
+  }
   if (!fieldErrors.length) leftovers.push(describe(err));
   else if (leftovers.length) leftovers.unshift(err.message);
   const top = form.querySelector('[data-error-for="_form"]');
   if (top) top.textContent = leftovers.join(". ");
-  (first || top)?.focus?.();
+  if (focus) (first || top)?.focus?.();
 }

@@ -55,9 +55,9 @@ export function importer(app, done) {
     }
   });
   return h(
-    "section",
-    { class: "card import-section", "aria-labelledby": "import-title" },
-    h("h2", { id: "import-title" }, "Import from a CSV file"),
+    "details",
+    { class: "card import-section" },
+    h("summary", {}, "Import clients from a CSV file"),
     form,
     report,
   );

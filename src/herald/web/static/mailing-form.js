@@ -44,17 +44,15 @@ function reach(inputs, form) {
   const ask = async () => {
     const mine = ++asked;
     const filter = { operator_codes: codesOf(inputs.codes.value), tags: tagsOf(inputs.tags.value) };
-    for (const name of ["filter.operator_codes", "filter.tags"]) {
-      form.querySelector(`[data-error-for="${name}"]`).textContent = "";
-    }
     try {
       const { clients } = await post("/mailings/preview", filter);
-      if (mine === asked) el.textContent = `Reaches ${count(clients)} client(s) now.`;
+      if (mine !== asked) return;
+      clearErrors(form);
+      el.textContent = `Reaches ${count(clients)} client(s) now.`;
     } catch (err) {
       if (mine !== asked) return;
-      el.textContent = "";
-      if (err.errors?.length) showErrors(form, err);
-      else el.textContent = describe(err);
+      el.textContent = err.errors?.length ? "" : describe(err);
+      if (err.errors?.length) showErrors(form, err, { focus: false, prefix: "filter." });
     }
   };
   const later = () => {

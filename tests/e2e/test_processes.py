@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import aio_pika
+import asyncpg
 import httpx2
 import pytest
 
@@ -85,3 +87,25 @@ async def test_kill_9_of_a_worker_mid_mailing(
     assert set(accepted_ids(fake.log)) == set(requests_by_id(fake.log))
     duplicates = sum(n - 1 for n in requests_by_id(fake.log).values())
     assert duplicates <= WORKER_CONCURRENCY
+
+
+async def test_sigterm_lets_calls_in_flight_finish(
+    api: httpx2.AsyncClient, fake: FakeProvider, processes: Processes, pool: asyncpg.Pool
+) -> None:
+    await fake.update_faults({"latency": 1.0})
+    await processes.start("scheduler")
+    worker = await processes.start("worker", HERALD_SHUTDOWN_GRACE="5")
+    await import_clients(api, [f"7900{i:07d}" for i in range(200)], "900", "")
+    mailing = await create_mailing(api, *_window())
+    await eventually(lambda: len(fake.log) >= WORKER_CONCURRENCY, 20, "a full set in flight")
+    began = asyncio.get_running_loop().time()
+    assert await processes.stop(worker, signal.SIGTERM) == 0
+    assert asyncio.get_running_loop().time() - began < 5
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT status, count(*) FROM messages WHERE mailing_id = $1 GROUP BY 1",
+            mailing["id"],
+        )
+    by_status = {r["status"]: r["count"] for r in rows}
+    assert by_status.get("sending", 0) == 0, by_status
+    assert by_status["sent"] == len(accepted_ids(fake.log))

@@ -47,6 +47,7 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     try:
         yield worker
     finally:
+        worker.stop_claiming()
         await consumer.stop(settings.shutdown_grace)
         with contextlib.suppress(*UNAVAILABLE):
             await listener.remove_listener(events.END_CHANNEL, on_end_moved)

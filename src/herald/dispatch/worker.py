@@ -42,6 +42,7 @@ class Worker:
         self.deadlines = Deadlines()
         self.in_flight = 0
         self.calls = 0
+        self.stopping = False
 
     async def handle(self, ids: list[int]) -> None:
         """The queue's handler: returns once every outcome of the batch is written.
@@ -52,10 +53,16 @@ class Worker:
         deliveries: list[asyncio.Task[None]] = []
         try:
             rest = ids
-            while rest:
+            while rest and not self.stopping:
                 rest = await self._claim_part(rest, deliveries)
+            if rest:  # stopping: what was not claimed goes back to pending for other workers
+                await self._with_db(messages.unqueue, rest)
         finally:
             await asyncio.gather(*deliveries)
+
+    def stop_claiming(self) -> None:
+        """Batches in hand finish what they claimed and hand back the rest."""
+        self.stopping = True
 
     async def _claim_part(self, ids: list[int], deliveries: list[asyncio.Task[None]]) -> list[int]:
         """Claims as many of ``ids`` as there are free slots, starts them; returns the rest."""
@@ -75,6 +82,10 @@ class Worker:
             raise
         sending = [c for c in claimed if c.status == "sending"]
         self.slots.give(taken - len(sending))
+        logger.info(
+            "claimed",
+            extra={"message_ids": [c.id for c in sending], "settled": _settled(claimed)},
+        )
         started = time.monotonic()
         deliveries += [asyncio.create_task(self._deliver(c, started)) for c in sending]
         return ids[taken:]
@@ -188,3 +199,8 @@ class Worker:
     def _release(msg: Claimed, error: str | None, delay: float) -> Outcome:
         """Back to pending without using up an attempt: the fault was not the message's."""
         return Outcome(msg.id, msg.attempts, "pending", delay=delay, release=True, error=error)
+
+
+def _settled(claimed: list[Claimed]) -> dict[int, str]:
+    """Messages the claim settled instead of sending (paused, ended, cancelled)."""
+    return {c.id: c.status for c in claimed if c.status != "sending"}

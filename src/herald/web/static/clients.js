@@ -6,7 +6,7 @@ import { button, field, fill, h } from "./dom.js";
 import { clearErrors, formError, showErrors } from "./forms.js";
 import { when } from "./format.js";
 import { importer } from "./import.js";
-import { cursorPager, emptyRow, keyedRows } from "./table.js";
+import { cursorPager, emptyRow, keyedRows, labelled, table } from "./table.js";
 
 const COLUMNS = ["Phone", "Operator", "Tag", "Time zone", "Added", "Actions"];
 
@@ -15,7 +15,7 @@ function clientRow(actions) {
   let client = null;
   const edit = button("Edit", () => actions.edit(client), { class: "small" });
   const remove = button("Delete", () => actions.remove(client), { class: "small danger" });
-  const el = h("tr", {}, cells, h("td", {}, h("div", { class: "row-actions" }, edit, remove)));
+  const el = labelled(h("tr", {}, cells, h("td", {}, h("div", { class: "row-actions" }, edit, remove))), COLUMNS);
   const update = (c) => {
     client = c;
     el.dataset.id = c.id;
@@ -105,13 +105,6 @@ export function mount(root, _params, app) {
   };
   const keyed = keyedRows(tbody, () => clientRow(actions));
   const pager = cursorPager("Client pages", load);
-  const table = h(
-    "table",
-    { class: "clients" },
-    h("caption", { class: "visually-hidden" }, "Clients"),
-    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
-    tbody,
-  );
   root.append(
     h(
       "div",
@@ -122,7 +115,7 @@ export function mount(root, _params, app) {
     importer(app, reload),
     search.form,
     count,
-    h("div", { class: "scroll" }, table),
+    h("div", { class: "scroll" }, table("clients stack", "Clients", COLUMNS, tbody)),
     pager.el,
   );
   reload().catch((err) => showErrors(search.form, err));

@@ -4,9 +4,10 @@ import { get } from "./api.js";
 import { badge, countsList, progressBar, setBadge } from "./counts.js";
 import { h } from "./dom.js";
 import { count, rate, time, when } from "./format.js";
-import { emptyRow, keyedRows } from "./table.js";
+import { emptyRow, keyedRows, table } from "./table.js";
 
 const RATE_WINDOW_MS = 5000;
+const COLUMNS = ["Mailing", "Status", "Progress", "Start", "End"];
 
 const PROVIDER = {
   healthy: "The workers reach the provider.",
@@ -73,13 +74,6 @@ function layout(root) {
     updated: h("p", { class: "help updated" }),
     tbody: h("tbody", {}),
   };
-  const table = h(
-    "table",
-    { class: "mailings" },
-    h("caption", { class: "visually-hidden" }, "Mailings and their progress"),
-    h("thead", {}, h("tr", {}, ["Mailing", "Status", "Progress", "Start", "End"].map((c) => h("th", { scope: "col" }, c)))),
-    parts.tbody,
-  );
   root.append(
     h("div", { class: "head" }, h("h1", { tabindex: "-1" }, "Dashboard"), parts.updated),
     h(
@@ -90,7 +84,7 @@ function layout(root) {
       card("All messages", parts.totals.el),
     ),
     h("h2", {}, "Mailings"),
-    h("div", { class: "scroll" }, table),
+    h("div", { class: "scroll" }, table("mailings", "Mailings and their progress", COLUMNS, parts.tbody)),
   );
   return parts;
 }
@@ -99,7 +93,7 @@ export function mount(root) {
   const parts = layout(root);
   const sync = keyedRows(parts.tbody, mailingRow);
   const meter = rateMeter();
-  const empty = emptyRow(5, "No mailings yet. Create one under Mailings.");
+  const empty = emptyRow(COLUMNS.length, "No mailings yet. Create one under Mailings.");
   const showProvider = (pipeline) => {
     parts.provider.textContent = pipeline.provider;
     parts.provider.className = `state state-${pipeline.provider}`;

@@ -3,11 +3,13 @@
 const whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 const tenths = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 const stamp = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const exact = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
 const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
 
 export const count = (n) => whole.format(n);
 export const rate = (n) => tenths.format(n);
 export const when = (iso) => (iso ? stamp.format(new Date(iso)) : "—");
+export const instant = (iso) => (iso ? exact.format(new Date(iso)) : "—");
 export const time = (date) => clock.format(date);
 
 /** "100 %" style: whole percent, never 100 before every message is done. */

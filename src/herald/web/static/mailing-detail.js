@@ -4,10 +4,10 @@ import { ApiError, get } from "./api.js";
 import { sentChart } from "./chart.js";
 import { MESSAGE_STATUSES, badge, countsList, progressBar, setBadge } from "./counts.js";
 import { field, fill, h } from "./dom.js";
-import { when } from "./format.js";
+import { instant, when } from "./format.js";
 import { lifecycle } from "./mailing-actions.js";
 import { filterText } from "./mailings.js";
-import { cursorPager, emptyRow, keyedRows } from "./table.js";
+import { cursorPager, emptyRow, keyedRows, labelled, table } from "./table.js";
 
 const PAGE = 50;
 const COLUMNS = ["Message", "Client", "Status", "Attempts", "Last error", "Created", "Sent", "Updated"];
@@ -15,7 +15,7 @@ const COLUMNS = ["Message", "Client", "Status", "Attempts", "Last error", "Creat
 function messageRow() {
   const cells = COLUMNS.map(() => h("td", {}));
   const status = badge("pending");
-  const el = h("tr", {}, cells);
+  const el = labelled(h("tr", {}, cells), COLUMNS);
   cells[2].append(status);
   const update = (m) => {
     el.dataset.id = m.id;
@@ -24,9 +24,9 @@ function messageRow() {
     setBadge(status, m.status);
     cells[3].textContent = m.attempts;
     cells[4].textContent = m.last_error || "—";
-    cells[5].textContent = when(m.created_at);
-    cells[6].textContent = when(m.sent_at);
-    cells[7].textContent = when(m.updated_at);
+    cells[5].textContent = instant(m.created_at);
+    cells[6].textContent = instant(m.sent_at);
+    cells[7].textContent = instant(m.updated_at);
   };
   return { el, update };
 }
@@ -45,19 +45,12 @@ function about() {
 }
 
 function messagesTable(tbody, statusSelect, pager) {
-  const table = h(
-    "table",
-    { class: "messages" },
-    h("caption", { class: "visually-hidden" }, "Messages of this mailing"),
-    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
-    tbody,
-  );
   return h(
     "section",
     { "aria-labelledby": "messages-title" },
     h("h2", { id: "messages-title" }, "Messages"),
     h("div", { class: "search row" }, field("Status", statusSelect)),
-    h("div", { class: "scroll" }, table),
+    h("div", { class: "scroll" }, table("messages stack", "Messages of this mailing", COLUMNS, tbody)),
     pager.el,
   );
 }

@@ -5,7 +5,7 @@ import { badge, setBadge } from "./counts.js";
 import { field, h } from "./dom.js";
 import { when } from "./format.js";
 import { lifecycle } from "./mailing-actions.js";
-import { cursorPager, emptyRow, keyedRows } from "./table.js";
+import { cursorPager, emptyRow, keyedRows, labelled, table } from "./table.js";
 
 const COLUMNS = ["Mailing", "Status", "Filter", "Start", "End", "Actions"];
 const STATUSES = ["scheduled", "running", "paused", "finished", "cancelled"];
@@ -22,7 +22,10 @@ function mailingRow(app, reload) {
   const status = badge("scheduled");
   const cells = [0, 1, 2].map(() => h("td", { class: "time" }));
   const actions = lifecycle(app, reload, { compact: true });
-  const el = h("tr", {}, h("td", { class: "name" }, link, text), h("td", {}, status), cells, h("td", {}, actions.el));
+  const el = labelled(
+    h("tr", {}, h("td", { class: "name" }, link, text), h("td", {}, status), cells, h("td", {}, actions.el)),
+    COLUMNS,
+  );
   const update = (m) => {
     el.dataset.id = m.id;
     link.href = `#/mailings/${m.id}`;
@@ -60,13 +63,6 @@ export function mount(root, _params, app) {
     pager.reset();
     refresh();
   });
-  const table = h(
-    "table",
-    { class: "mailings" },
-    h("caption", { class: "visually-hidden" }, "Mailings"),
-    h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { scope: "col" }, c)))),
-    tbody,
-  );
   root.append(
     h(
       "div",
@@ -75,7 +71,7 @@ export function mount(root, _params, app) {
       h("a", { class: "button primary", href: "#/mailings/new" }, "New mailing"),
     ),
     h("div", { class: "search row" }, field("Status", status)),
-    h("div", { class: "scroll" }, table),
+    h("div", { class: "scroll" }, table("mailing-list stack", "Mailings", COLUMNS, tbody)),
     pager.el,
   );
   return { refresh };

@@ -30,6 +30,24 @@ export function keyedRows(tbody, make) {
   };
 }
 
+/** A table with a caption for screen readers and a header row of `columns`. */
+export function table(className, caption, columns, tbody) {
+  const head = h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)));
+  return h(
+    "table",
+    { class: className },
+    h("caption", { class: "visually-hidden" }, caption),
+    h("thead", {}, head),
+    tbody,
+  );
+}
+
+/** Labels a row's cells with their column names, shown when a narrow screen stacks them. */
+export function labelled(row, columns) {
+  [...row.children].forEach((cell, i) => cell.setAttribute("data-label", columns[i] ?? ""));
+  return row;
+}
+
 /** A row saying the table is empty (or why), spanning `columns`. */
 export function emptyRow(columns, text) {
   return h("tr", { class: "empty" }, h("td", { colspan: columns }, text));

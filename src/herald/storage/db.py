@@ -7,12 +7,16 @@ import asyncpg
 Pool = asyncpg.Pool
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
-# Errors that mean "the database is unreachable right now": callers back off and retry.
+# Errors that mean "the database is unreachable right now" (down, restarting, shutting down,
+# out of connections): callers back off and retry.
 UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
 )
 
 

@@ -198,3 +198,25 @@ async def test_dispatch_starts_and_fans_out_due_mailings(api: httpx2.AsyncClient
     assert report["enqueued"] == 0
     assert (await api.get(f"/api/v1/mailings/{due['id']}")).json()["status"] == "running"
     assert (await api.post("/api/v1/dispatch")).json()["fanned_out"] == 0
+
+
+async def test_hostile_input_never_reaches_a_500(api: httpx2.AsyncClient) -> None:
+    cases = [
+        ("POST", "/api/v1/mailings", b'{"text": "\\ud800", "start_at": "2026-01-01T00:00:00Z"}'),
+        ("POST", "/api/v1/mailings", b"[1, 2]"),
+        ("POST", "/api/v1/mailings", b"{not json"),
+        ("POST", "/api/v1/mailings", b'{"text": "x", "filter": "900"}'),
+        ("POST", "/api/v1/mailings", b'{"text":"x","start_at":"10000-01-01T00:00:00Z"}'),
+        ("POST", "/api/v1/clients", b'{"phone": 790012345678901234567890}'),
+        ("POST", "/api/v1/clients", b'{"phone": "79001234567", "tag": "\\udfff"}'),
+        ("POST", "/api/v1/mailings/preview", b'{"tags": ["\\u0000"]}'),
+        ("GET", "/api/v1/clients?limit=abc&cursor=-1", b""),
+        ("GET", "/api/v1/mailings/1/stats?status=lost", b""),
+        ("PATCH", "/api/v1/clients/1", b'{"phone": null, "tag": 5}'),
+    ]
+    for method, path, body in cases:
+        r = await api.request(
+            method, path, content=body, headers={"Content-Type": "application/json"}
+        )
+        assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
+        assert r.json()["detail"], (path, body)

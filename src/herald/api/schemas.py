@@ -24,13 +24,18 @@ from herald.domain.statuses import MailingStatus, MessageStatus
 MAX_ID = 2**63 - 1
 
 
-def _no_nul(value: str) -> str:
+def _storable(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone UTF-16 surrogates (JSON can carry both)."""
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(_storable)]
 Phone = Annotated[str, BeforeValidator(rules.normalise_phone)]
 OperatorCode = Annotated[Text, AfterValidator(rules.check_operator_code)]
 Tag = Annotated[Text, AfterValidator(rules.check_tag)]

@@ -174,7 +174,7 @@ function start() {
   events.addEventListener("reachable", () => banner(""));
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut("You have signed out."));
-  window.addEventListener("hashchange", () => session.token && route());
+  window.addEventListener("hashchange", () => session.token && showApp());
   if (session.token) showApp();
   else showSignIn();
   setTimeout(poll, POLL_MS);

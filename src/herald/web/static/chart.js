@@ -3,7 +3,6 @@
 import { h } from "./dom.js";
 import { count, time } from "./format.js";
 
-const W = 640;
 const H = 220;
 const PAD = { left: 56, right: 16, top: 14, bottom: 30 };
 const MAX_SAMPLES = 1200;
@@ -11,16 +10,17 @@ const MIN_SPAN_MS = 10000;
 
 const svg = (tag, attrs, ...children) => h(`svg:${tag}`, attrs, ...children);
 
-function scales(samples, total) {
+// Drawn at the element's own width, so that its text keeps its size on a phone.
+function scales(samples, total, W) {
   const t0 = samples[0].t;
   const span = Math.max(MIN_SPAN_MS, samples.at(-1).t - t0);
   const top = Math.max(1, total, ...samples.map((s) => s.sent));
   const x = (t) => PAD.left + ((t - t0) / span) * (W - PAD.left - PAD.right);
   const y = (v) => H - PAD.bottom - (v / top) * (H - PAD.top - PAD.bottom);
-  return { x, y, top, t0, t1: t0 + span };
+  return { x, y, top, t0, t1: t0 + span, W };
 }
 
-function axes({ x, y, top, t0, t1 }) {
+function axes({ x, y, top, t0, t1, W }) {
   const grid = [0, 0.5, 1].map((f) => {
     const v = Math.round(top * f);
     return svg(
@@ -54,7 +54,7 @@ export function sentChart(label) {
   const plot = svg("g", {});
   const el = svg(
     "svg",
-    { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label },
+    { class: "chart", viewBox: `0 0 640 ${H}`, role: "img", "aria-label": label },
     svg("title", {}, label),
     desc,
     plot,
@@ -62,7 +62,9 @@ export function sentChart(label) {
   const add = (sent, total) => {
     samples.push({ t: Date.now(), sent });
     if (samples.length > MAX_SAMPLES) samples.shift();
-    const s = scales(samples, total);
+    const width = Math.max(300, Math.round(el.getBoundingClientRect().width) || 640);
+    el.setAttribute("viewBox", `0 0 ${width} ${H}`);
+    const s = scales(samples, total, width);
     plot.replaceChildren(axes(s), ...line(samples, s));
     desc.textContent = `${count(sent)} of ${count(total)} sent at ${time(new Date())}`;
     el.dataset.samples = samples.length;

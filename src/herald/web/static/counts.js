@@ -44,6 +44,7 @@ export function progressBar(label) {
 }
 
 function describe(counts, total) {
+  if (!total) return "no messages yet";
   const parts = [`${count(counts.sent)} sent`];
   for (const s of ["failed", "expired", "cancelled"]) if (counts[s]) parts.push(`${count(counts[s])} ${s}`);
   const left = waiting(counts);

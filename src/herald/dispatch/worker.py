@@ -20,7 +20,7 @@ from herald.domain.retry import RetryPolicy, retry_delay
 from herald.providers.base import Outcome as Result
 from herald.providers.base import Provider, SendRequest, SendResult
 from herald.storage import messages
-from herald.storage.db import UNAVAILABLE, Pool
+from herald.storage.db import TRANSIENT, Pool
 from herald.storage.messages import Claimed, Outcome
 
 logger = logging.getLogger(__name__)
@@ -105,13 +105,13 @@ class Worker:
         return written
 
     async def _with_db(self, query: Any, *args: Any) -> Any:
-        """Runs a query, waiting out a database restart for as long as the send lease."""
+        """Runs a query, retrying through a database restart for as long as the send lease."""
         deadline = time.monotonic() + self.settings.send_lease
         while True:
             try:
                 async with self.pool.acquire() as conn:
                     return await query(conn, *args)
-            except UNAVAILABLE:
+            except TRANSIENT:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(DB_RETRY_PAUSE)

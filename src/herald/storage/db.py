@@ -18,6 +18,9 @@ UNAVAILABLE = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
+# Errors after which the same statement, run again, succeeds: unavailability, and the rare
+# deadlock between two set-based statements that touch the same rows in different orders.
+TRANSIENT = (*UNAVAILABLE, asyncpg.exceptions.DeadlockDetectedError)
 
 
 class Conflict(Exception):  # noqa: N818 - read as "raise Conflict(...)", like HTTP 409

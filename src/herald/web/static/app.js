@@ -68,28 +68,33 @@ function unmount() {
   fill($("view"));
 }
 
-function route() {
-  unmount();
-  if (!session.token) return;
-  const path = decodeURIComponent(location.hash.replace(/^#/, ""));
-  const found = ROUTES.map(([re, view, title]) => [re.exec(path), view, title]).find(([m]) => m);
+function markNav(path) {
   for (const link of document.querySelectorAll("#nav a")) {
     const section = link.getAttribute("href").slice(1);
     const here = section === "/" ? path === "/" || path === "" : path.startsWith(section);
     if (here) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  if (!found) {
-    document.title = "Not found — Herald";
-    fill($("view"), h("h1", { tabindex: "-1" }, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the dashboard")));
-    return;
-  }
-  const [match, view, title] = found;
+}
+
+const notFound = () => [
+  h("h1", { tabindex: "-1" }, "Not found"),
+  h("p", {}, h("a", { href: "#/" }, "Back to the dashboard")),
+];
+
+function route() {
+  unmount();
+  if (!session.token) return;
+  const path = decodeURIComponent(location.hash.replace(/^#/, ""));
+  const found = ROUTES.map(([re, view, title]) => [re.exec(path), view, title]).find(([m]) => m);
+  markNav(path);
+  const [match, view, title] = found || [null, null, "Not found"];
   document.title = `${title} — Herald`;
   const root = h("section", { class: "view" });
   fill($("view"), root);
-  current = view.mount(root, match.slice(1), app) || {};
-  if (current.refresh) refresh(current);
+  if (view) current = view.mount(root, match.slice(1), app) || {};
+  else fill(root, notFound());
+  if (current?.refresh) refresh(current);
   root.querySelector("h1")?.focus({ preventScroll: true });
 }
 
@@ -146,7 +151,9 @@ async function signIn(event) {
       return;
     } catch (err) {
       const refused = err instanceof ApiError && err.status === 401;
-      error.textContent = refused ? "This token was refused. Check HERALD_API_TOKEN." : describe(err);
+      error.textContent = refused
+        ? "This token was refused. Check HERALD_API_TOKEN."
+        : describe(err);
     }
   }
   input.setAttribute("aria-invalid", "true");

@@ -16,12 +16,14 @@ function zoneList() {
   return zones.id;
 }
 
+const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
+
 function controls() {
   return {
-    phone: h("input", { name: "phone", inputmode: "numeric", autocomplete: "off", required: true, autofocus: true, placeholder: "79001234567" }),
-    operator_code: h("input", { name: "operator_code", inputmode: "numeric", autocomplete: "off", placeholder: "from the phone" }),
-    tag: h("input", { name: "tag", autocomplete: "off", maxlength: 64 }),
-    timezone: h("input", { name: "timezone", autocomplete: "off", list: zoneList(), placeholder: "UTC" }),
+    phone: input("phone", { inputmode: "numeric", required: true, autofocus: true }),
+    operator_code: input("operator_code", { inputmode: "numeric", placeholder: "from the phone" }),
+    tag: input("tag", { maxlength: 64 }),
+    timezone: input("timezone", { list: zoneList(), placeholder: "UTC" }),
   };
 }
 
@@ -67,7 +69,7 @@ export function editClient(client) {
     ),
   );
   for (const [k, el] of Object.entries(inputs)) el.value = client?.[k] ?? "";
-  const dialog = h("dialog", { "aria-labelledby": "client-dialog-title", class: "form-dialog" }, form);
+  const dialog = h("dialog", { "aria-labelledby": "client-dialog-title" }, form);
   document.body.append(dialog);
   return new Promise((resolve) => {
     let saved = null;
@@ -80,7 +82,9 @@ export function editClient(client) {
       event.preventDefault();
       clearErrors(form);
       try {
-        saved = client ? await patch(`/clients/${client.id}`, body(inputs, client)) : await post("/clients", body(inputs, null));
+        saved = client
+          ? await patch(`/clients/${client.id}`, body(inputs, client))
+          : await post("/clients", body(inputs, null));
         dialog.close();
       } catch (err) {
         showErrors(form, err);

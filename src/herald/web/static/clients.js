@@ -15,7 +15,8 @@ function clientRow(actions) {
   let client = null;
   const edit = button("Edit", () => actions.edit(client), { class: "small" });
   const remove = button("Delete", () => actions.remove(client), { class: "small danger" });
-  const el = labelled(h("tr", {}, cells, h("td", {}, h("div", { class: "row-actions" }, edit, remove))), COLUMNS);
+  const buttons = h("td", {}, h("div", { class: "row-actions" }, edit, remove));
+  const el = labelled(h("tr", {}, cells, buttons), COLUMNS);
   const update = (c) => {
     client = c;
     el.dataset.id = c.id;
@@ -28,11 +29,13 @@ function clientRow(actions) {
 }
 
 function searchForm(onSearch) {
+  const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
+  const sizes = [25, 100, 500].map((n) => h("option", { value: n, selected: n === 100 }, n));
   const inputs = {
-    phone: h("input", { name: "phone", inputmode: "numeric", autocomplete: "off", placeholder: "7900…" }),
-    operator_code: h("input", { name: "operator_code", inputmode: "numeric", autocomplete: "off", maxlength: 3 }),
-    tag: h("input", { name: "tag", autocomplete: "off", maxlength: 64 }),
-    limit: h("select", { name: "limit" }, [25, 100, 500].map((n) => h("option", { value: n, selected: n === 100 }, n))),
+    phone: input("phone", { inputmode: "numeric", placeholder: "7900…" }),
+    operator_code: input("operator_code", { inputmode: "numeric", maxlength: 3 }),
+    tag: input("tag", { maxlength: 64 }),
+    limit: h("select", { name: "limit" }, sizes),
   };
   const form = h(
     "form",
@@ -92,7 +95,9 @@ export function mount(root, _params, app) {
       }
     },
     async remove(client) {
-      const question = `Delete client ${client.phone}? Its unsent messages are cancelled; what was sent stays counted.`;
+      const question =
+        `Delete client ${client.phone}? ` +
+        "Its unsent messages are cancelled; what was sent stays counted.";
       if (!(await app.confirm(question, "Delete client"))) return;
       await del(`/clients/${client.id}`);
       app.toast(`Client ${client.phone} deleted.`);

@@ -3,7 +3,15 @@
 import { h } from "./dom.js";
 import { count, percent } from "./format.js";
 
-export const MESSAGE_STATUSES = ["pending", "queued", "sending", "sent", "failed", "expired", "cancelled"];
+export const MESSAGE_STATUSES = [
+  "pending",
+  "queued",
+  "sending",
+  "sent",
+  "failed",
+  "expired",
+  "cancelled",
+];
 const SEGMENTS = ["sent", "failed", "expired", "cancelled", "waiting"];
 const WAITING = ["pending", "queued", "sending"];
 
@@ -21,18 +29,23 @@ export function setBadge(el, status) {
 
 /** A stacked bar of a mailing's messages; `update(counts, total)` redraws it in place. */
 export function progressBar(label) {
-  const segments = Object.fromEntries(SEGMENTS.map((s) => [s, h("span", { class: `seg seg-${s}` })]));
+  const segments = Object.fromEntries(
+    SEGMENTS.map((s) => [s, h("span", { class: `seg seg-${s}` })]),
+  );
   const bar = h(
     "div",
-    { class: "bar", role: "progressbar", "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100 },
+    { class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100 },
     Object.values(segments),
   );
+  bar.setAttribute("aria-label", label);
   const pct = h("span", { class: "pct" });
   const summary = h("span", { class: "summary" });
   const el = h("div", { class: "progress" }, h("div", { class: "bar-line" }, bar, pct), summary);
   const update = (counts, total) => {
     const shares = { ...counts, waiting: waiting(counts) };
-    for (const s of SEGMENTS) segments[s].style.width = total ? `${(100 * shares[s]) / total}%` : "0";
+    for (const s of SEGMENTS) {
+      segments[s].style.width = total ? `${(100 * shares[s]) / total}%` : "0";
+    }
     const finished = done(counts, total);
     const text = percent(finished, total);
     pct.textContent = text;
@@ -46,7 +59,9 @@ export function progressBar(label) {
 function describe(counts, total) {
   if (!total) return "no messages yet";
   const parts = [`${count(counts.sent)} sent`];
-  for (const s of ["failed", "expired", "cancelled"]) if (counts[s]) parts.push(`${count(counts[s])} ${s}`);
+  for (const s of ["failed", "expired", "cancelled"]) {
+    if (counts[s]) parts.push(`${count(counts[s])} ${s}`);
+  }
   const left = waiting(counts);
   if (left) parts.push(`${count(left)} pending`);
   return `${parts.join(" · ")} of ${count(total)}`;

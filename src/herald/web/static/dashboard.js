@@ -79,12 +79,17 @@ function layout(root) {
     h(
       "div",
       { class: "cards" },
-      card("Provider", h("p", { class: "big", "aria-live": "polite" }, parts.provider), parts.providerNote, parts.workers),
-      card("Sending rate", parts.rate, h("p", { class: "help" }, "messages per second, over the last 5 s")),
+      card(
+        "Provider",
+        h("p", { class: "big", "aria-live": "polite" }, parts.provider),
+        parts.providerNote,
+        parts.workers,
+      ),
+      card("Sending rate", parts.rate, h("p", { class: "help" }, "messages per second, last 5 s")),
       card("All messages", parts.totals.el),
     ),
     h("h2", {}, "Mailings"),
-    h("div", { class: "scroll" }, table("mailings", "Mailings and their progress", COLUMNS, parts.tbody)),
+    h("div", { class: "scroll" }, table("mailings", "Mailings", COLUMNS, parts.tbody)),
   );
   return parts;
 }
@@ -98,7 +103,8 @@ export function mount(root) {
     parts.provider.textContent = pipeline.provider;
     parts.provider.className = `state state-${pipeline.provider}`;
     parts.providerNote.textContent = PROVIDER[pipeline.provider] || "";
-    parts.workers.textContent = `${count(pipeline.workers.length)} worker(s) · ${count(pipeline.queued)} queued`;
+    const workers = `${count(pipeline.workers.length)} worker(s)`;
+    parts.workers.textContent = `${workers} · ${count(pipeline.queued)} queued`;
   };
   const refresh = async () => {
     const [stats, pipeline] = await Promise.all([get("/stats"), get("/pipeline")]);

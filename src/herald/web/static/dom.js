@@ -76,8 +76,10 @@ export const newId = (prefix) => `${prefix}-${++uid}`;
 export function field(labelText, control, help) {
   control.id ||= newId(control.name || "field");
   const helpEl = help ? h("p", { class: "help", id: `${control.id}-help` }, help) : null;
-  const error = h("p", { class: "error", id: `${control.id}-error`, "data-error-for": control.name });
+  const error = h("p", { class: "error", id: `${control.id}-error` });
+  error.dataset.errorFor = control.name;
   const described = [helpEl?.id, error.id].filter(Boolean).join(" ");
   control.setAttribute("aria-describedby", described);
-  return h("div", { class: "field" }, h("label", { for: control.id }, labelText), control, helpEl, error);
+  const label = h("label", { for: control.id }, labelText);
+  return h("div", { class: "field" }, label, control, helpEl, error);
 }

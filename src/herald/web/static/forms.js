@@ -32,7 +32,8 @@ function place(form, field, message, leftovers) {
     leftovers.push(field && field !== "body" ? `${field}: ${message}` : message);
     return null;
   }
-  found.slot.textContent = found.slot.textContent ? `${found.slot.textContent}; ${message}` : message;
+  const before = found.slot.textContent;
+  found.slot.textContent = before ? `${before}; ${message}` : message;
   const control = form.querySelector(`[name="${CSS.escape(found.name)}"]`);
   control?.setAttribute("aria-invalid", "true");
   return control;

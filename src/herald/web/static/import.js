@@ -7,22 +7,26 @@ import { count } from "./format.js";
 
 function reportOf(result) {
   const bad = result.errors.length;
-  const summary = h(
-    "p",
-    { class: bad ? "warn" : "ok" },
-    `${count(result.created)} added, ${count(result.updated)} updated, ${count(bad)} line(s) refused.`,
-  );
+  const added = `${count(result.created)} added, ${count(result.updated)} updated`;
+  const refused = `${count(bad)} line(s) refused`;
+  const summary = h("p", { class: bad ? "warn" : "ok" }, `${added}, ${refused}.`);
   if (!bad) return [summary];
-  const rows = result.errors.map((e) => h("tr", {}, h("td", {}, e.line), h("td", {}, e.field), h("td", {}, e.message)));
+  const cells = (e) => [e.line, e.field, e.message].map((text) => h("td", {}, text));
+  const rows = result.errors.map((e) => h("tr", {}, cells(e)));
+  const head = h("tr", {}, ["Line", "Field", "Problem"].map((c) => h("th", { scope: "col" }, c)));
   const table = h(
     "table",
     { class: "import-errors" },
     h("caption", {}, "Refused lines"),
-    h("thead", {}, h("tr", {}, ["Line", "Field", "Problem"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", {}, head),
     h("tbody", {}, rows),
   );
   return [summary, h("div", { class: "scroll" }, table)];
 }
+
+const HELP =
+  "Header line: phone,operator_code,tag,timezone. A known phone is updated, a new one added; " +
+  "bad lines are reported and skipped.";
 
 /** The import section; `done()` runs after a successful import (to reload the list). */
 export function importer(app, done) {
@@ -32,7 +36,7 @@ export function importer(app, done) {
     "form",
     { class: "import", novalidate: true },
     formError(),
-    field("CSV file", file, "Header line: phone,operator_code,tag,timezone. A known phone is updated, a new one added; bad lines are reported and skipped."),
+    field("CSV file", file, HELP),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Import")),
   );
   form.addEventListener("submit", async (event) => {

@@ -10,7 +10,16 @@ import { filterText } from "./mailings.js";
 import { cursorPager, emptyRow, keyedRows, labelled, table } from "./table.js";
 
 const PAGE = 50;
-const COLUMNS = ["Message", "Client", "Status", "Attempts", "Last error", "Created", "Sent", "Updated"];
+const COLUMNS = [
+  "Message",
+  "Client",
+  "Status",
+  "Attempts",
+  "Last error",
+  "Created",
+  "Sent",
+  "Last change",
+];
 
 function messageRow() {
   const cells = COLUMNS.map(() => h("td", {}));
@@ -32,26 +41,49 @@ function messageRow() {
 }
 
 function about() {
-  const values = { text: h("dd", { class: "text" }), filter: h("dd", {}), start: h("dd", {}), end: h("dd", {}) };
   const labels = { text: "Text", filter: "Filter", start: "Start", end: "End" };
-  const el = h("dl", { class: "about" }, Object.entries(values).map(([k, dd]) => h("div", {}, h("dt", {}, labels[k]), dd)));
+  const values = Object.fromEntries(Object.keys(labels).map((k) => [k, h("dd", { class: k })]));
+  const items = Object.keys(labels).map((k) => h("div", {}, h("dt", {}, labels[k]), values[k]));
   const update = (m) => {
     values.text.textContent = m.text;
     values.filter.textContent = filterText(m.filter);
     values.start.textContent = when(m.start_at);
     values.end.textContent = when(m.end_at);
   };
-  return { el, update };
+  return { el: h("dl", { class: "about" }, items), update };
 }
 
-function messagesTable(tbody, statusSelect, pager) {
+function card(title, id, ...body) {
+  return h(
+    "section",
+    { class: "card wide", "aria-labelledby": id },
+    h("h2", { id }, title),
+    ...body,
+  );
+}
+
+function statusFilter() {
+  const all = h("option", { value: "" }, "All");
+  return h("select", { name: "status" }, all, MESSAGE_STATUSES.map((s) => h("option", {}, s)));
+}
+
+function messagesSection(tbody, select, pager) {
   return h(
     "section",
     { "aria-labelledby": "messages-title" },
     h("h2", { id: "messages-title" }, "Messages"),
-    h("div", { class: "search row" }, field("Status", statusSelect)),
-    h("div", { class: "scroll" }, table("messages stack", "Messages of this mailing", COLUMNS, tbody)),
+    h("div", { class: "search row" }, field("Status", select)),
+    h("div", { class: "scroll" }, table("messages stack", "Messages", COLUMNS, tbody)),
     pager.el,
+  );
+}
+
+function gone(root, title) {
+  fill(
+    root,
+    title,
+    h("p", { class: "warn" }, "This mailing does not exist (any more)."),
+    h("a", { href: "#/mailings" }, "Back to the mailings"),
   );
 }
 
@@ -64,10 +96,10 @@ export function mount(root, [id], app) {
   const chart = sentChart(`Messages of mailing ${id} sent over time`);
   const tbody = h("tbody", {});
   const empty = emptyRow(COLUMNS.length, "No message here yet.");
-  const statusSelect = h("select", { name: "status" }, h("option", { value: "" }, "All"), MESSAGE_STATUSES.map((s) => h("option", { value: s }, s)));
-  let gone = false;
+  const select = statusFilter();
   const actions = lifecycle(app, (m) => (m ? refresh() : app.navigate("#/mailings")));
   const sync = keyedRows(tbody, messageRow);
+  let missing = false;
   const show = (d) => {
     setBadge(status, d.mailing.status);
     info.update(d.mailing);
@@ -80,34 +112,35 @@ export function mount(root, [id], app) {
     else tbody.append(empty);
   };
   const load = async (cursor) => {
-    if (gone) return null;
+    if (missing) return null;
     try {
-      const d = await get(`/mailings/${id}/stats`, { status: statusSelect.value, cursor, limit: PAGE });
-      show(d);
-      return d.next_cursor;
+      const query = { status: select.value, cursor, limit: PAGE };
+      const detail = await get(`/mailings/${id}/stats`, query);
+      show(detail);
+      return detail.next_cursor;
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
-      gone = true;
-      fill(root, title, h("p", { class: "warn" }, "This mailing does not exist (any more)."), h("a", { href: "#/mailings" }, "Back to the mailings"));
+      missing = true;
+      gone(root, title);
       return null;
     }
   };
   const pager = cursorPager("Message pages", load);
   const refresh = () => load(pager.cursor).then(pager.setNext);
-  statusSelect.addEventListener("change", () => {
+  select.addEventListener("change", () => {
     pager.reset();
     refresh();
   });
   root.append(
     h("div", { class: "head" }, title, status, actions.el),
-    h("div", { class: "cards" }, h("section", { class: "card wide", "aria-label": "About" }, info.el)),
+    h("section", { class: "card about-card", "aria-label": "About" }, info.el),
     h(
       "div",
       { class: "cards" },
-      h("section", { class: "card wide", "aria-labelledby": "progress-title" }, h("h2", { id: "progress-title" }, "Progress"), progress.el, counts.el),
-      h("section", { class: "card wide", "aria-labelledby": "chart-title" }, h("h2", { id: "chart-title" }, "Sent over time"), chart.el),
+      card("Progress", "progress-title", progress.el, counts.el),
+      card("Sent over time", "chart-title", chart.el),
     ),
-    messagesTable(tbody, statusSelect, pager),
+    messagesSection(tbody, select, pager),
   );
   return { refresh };
 }

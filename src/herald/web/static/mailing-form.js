@@ -13,18 +13,23 @@ const codesOf = (value) => value.split(/[\s,;]+/).filter(Boolean);
 const tagsOf = (value) => value.split(",").map((t) => t.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
+
 function controls() {
   return {
     text: h("textarea", { name: "text", rows: 5, required: true }),
-    codes: h("input", { name: "filter.operator_codes", inputmode: "numeric", autocomplete: "off", placeholder: "any" }),
-    tags: h("input", { name: "filter.tags", autocomplete: "off", placeholder: "any" }),
+    codes: input("filter.operator_codes", { inputmode: "numeric", placeholder: "any" }),
+    tags: input("filter.tags", { placeholder: "any" }),
     start: h("input", { name: "start_at", type: "datetime-local", step: 1, required: true }),
     end: h("input", { name: "end_at", type: "datetime-local", step: 1, required: true }),
   };
 }
 
+/** "12 / 4096 characters" under the textarea, which it describes. */
 function counter(textarea) {
-  const el = h("p", { class: "help counter", id: `${textarea.id || "text"}-count` });
+  const el = h("p", { class: "help counter", id: `${textarea.id}-count` });
+  const described = textarea.getAttribute("aria-describedby");
+  textarea.setAttribute("aria-describedby", `${described} ${el.id}`);
   const update = () => {
     const used = [...textarea.value].length; // characters as the API counts them (code points)
     el.textContent = `${used} / ${MAX_TEXT} characters`;
@@ -96,6 +101,7 @@ function layout(root, inputs, editing, id) {
   const form = h("form", { class: "mailing-form card", novalidate: true });
   const preview = reach(inputs, form);
   const title = editing ? `Edit mailing ${id}` : "New mailing";
+  const submit = editing ? "Save changes" : "Create mailing";
   form.append(
     formError(),
     field("Text", inputs.text),
@@ -104,26 +110,28 @@ function layout(root, inputs, editing, id) {
       "fieldset",
       {},
       h("legend", {}, "Who receives it"),
-      field("Operator codes", inputs.codes, "3-digit codes, separated by commas; empty means any operator."),
-      field("Tags", inputs.tags, "Separated by commas; empty means any tag. A client matches both lists."),
+      field("Operator codes", inputs.codes, "3-digit codes, separated by commas; empty: any."),
+      field("Tags", inputs.tags, "Separated by commas; empty: any. A client must match both."),
       preview.el,
     ),
     h(
       "fieldset",
       {},
       h("legend", {}, "When"),
-      h("p", { class: "help" }, `Times are in your time zone, ${zone}. Sending stops at the end, whatever is left.`),
-      h("div", { class: "row" }, field("Start", inputs.start), field("End", inputs.end)),
+      h(
+        "div",
+        { class: "row" },
+        field("Start", inputs.start, `In your time zone, ${zone}.`),
+        field("End", inputs.end, "Nothing is sent after it, whatever is left."),
+      ),
     ),
     h(
       "div",
       { class: "actions" },
       h("a", { class: "button", href: editing ? `#/mailings/${id}` : "#/mailings" }, "Cancel"),
-      h("button", { type: "submit", class: "primary" }, editing ? "Save changes" : "Create mailing"),
+      h("button", { type: "submit", class: "primary" }, submit),
     ),
   );
-  inputs.text.setAttribute("aria-describedby", `${inputs.text.getAttribute("aria-describedby")} text-count`);
-  form.querySelector(".counter").id = "text-count";
   root.append(h("div", { class: "head" }, h("h1", { tabindex: "-1" }, title)), form);
   return { form, preview };
 }
@@ -136,7 +144,9 @@ export function mount(root, [id], app) {
     event.preventDefault();
     clearErrors(form);
     try {
-      const saved = original ? await patch(`/mailings/${id}`, bodyOf(inputs, original)) : await post("/mailings", bodyOf(inputs, null));
+      const saved = original
+        ? await patch(`/mailings/${id}`, bodyOf(inputs, original))
+        : await post("/mailings", bodyOf(inputs, null));
       app.toast(original ? `Mailing ${saved.id} saved.` : `Mailing ${saved.id} created.`);
       app.navigate(`#/mailings/${saved.id}`);
     } catch (err) {

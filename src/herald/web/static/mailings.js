@@ -11,9 +11,10 @@ const COLUMNS = ["Mailing", "Status", "Filter", "Start", "End", "Actions"];
 const STATUSES = ["scheduled", "running", "paused", "finished", "cancelled"];
 
 export function filterText(filter) {
-  const codes = filter.operator_codes.length ? `operators ${filter.operator_codes.join(", ")}` : "any operator";
-  const tags = filter.tags.length ? `tags ${filter.tags.join(", ")}` : "any tag";
-  return `${codes}; ${tags}`;
+  const { operator_codes: codes, tags } = filter;
+  const who = codes.length ? `operators ${codes.join(", ")}` : "any operator";
+  const which = tags.length ? `tags ${tags.join(", ")}` : "any tag";
+  return `${who}; ${which}`;
 }
 
 function mailingRow(app, reload) {
@@ -22,8 +23,9 @@ function mailingRow(app, reload) {
   const status = badge("scheduled");
   const cells = [0, 1, 2].map(() => h("td", { class: "time" }));
   const actions = lifecycle(app, reload, { compact: true });
+  const name = h("td", { class: "name" }, link, text);
   const el = labelled(
-    h("tr", {}, h("td", { class: "name" }, link, text), h("td", {}, status), cells, h("td", {}, actions.el)),
+    h("tr", {}, name, h("td", {}, status), cells, h("td", {}, actions.el)),
     COLUMNS,
   );
   const update = (m) => {

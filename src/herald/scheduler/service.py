@@ -31,11 +31,14 @@ class Scheduler:
         self.fanned_out = asyncio.Event()
 
     async def fan_out_loop(self) -> None:
+        """Starts due mailings between fan-out chunks, so a big fan-out delays no start."""
         while True:
             await tick.start_due(self.pool)
-            if await tick.fan_out_all(self.pool, self.settings.fanout_chunk):
+            created = await tick.fan_out_round(self.pool, self.settings.fanout_chunk)
+            if created:
                 self.fanned_out.set()
-            await self._sleep_until_due()
+            if created is None:
+                await self._sleep_until_due()
 
     async def enqueue_loop(self) -> None:
         while True:

@@ -64,14 +64,24 @@ async def fan_out_chunk(pool: Pool, mailing_id: int, chunk: int) -> int | None:
     return result.inserted
 
 
-async def fan_out_all(pool: Pool, chunk: int) -> int:
-    """Fans out every mailing whose fan-out is unfinished, chunk by chunk."""
+async def fan_out_round(pool: Pool, chunk: int) -> int | None:
+    """One chunk of every mailing whose fan-out is unfinished.
+
+    Returns:
+        The messages created, or None when no fan-out is left (or others hold them all).
+    """
     async with pool.acquire() as conn:
         pending = await mailings.fanout_pending(conn)
+    results = [await fan_out_chunk(pool, mailing_id, chunk) for mailing_id in pending]
+    done = [n for n in results if n is not None]
+    return sum(done) if done else None
+
+
+async def fan_out_all(pool: Pool, chunk: int) -> int:
+    """Fans out every unfinished mailing completely, round by round."""
     created = 0
-    for mailing_id in pending:
-        while (n := await fan_out_chunk(pool, mailing_id, chunk)) is not None:
-            created += n
+    while (n := await fan_out_round(pool, chunk)) is not None:
+        created += n
     return created
 
 

@@ -65,7 +65,9 @@ CREATE TABLE messages (
 ) WITH (fillfactor = 80);
 CREATE INDEX messages_due ON messages (due_at) WHERE status = 'pending';
 CREATE INDEX messages_leased ON messages (lease_until) WHERE status IN ('queued', 'sending');
-CREATE INDEX messages_by_mailing_status ON messages (mailing_id, status, id);
+-- A mailing's messages page by client id: without a status through the unique index above,
+-- with one through this one, never by scanning other mailings' rows.
+CREATE INDEX messages_by_mailing_status ON messages (mailing_id, status, client_id);
 CREATE INDEX messages_by_client ON messages (client_id);
 
 -- Exact counts by (mailing, status), kept by statement-level triggers in the same transaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from herald.domain import clients as rules
 
@@ -32,15 +32,28 @@ def parse(text: str) -> Parsed:
     A file whose header is not the expected one yields a single error for line 1.
     """
     parsed = Parsed()
+    for chunk in parse_chunks(text, size=0):
+        parsed.rows += chunk.rows
+        parsed.errors += chunk.errors
+    return parsed
+
+
+def parse_chunks(text: str, size: int) -> Iterator[Parsed]:
+    """Like :func:`parse`, in pieces of about ``size`` good rows (0: one piece), so that a
+    large file is never held in memory as rows all at once."""
     reader = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(reader, [])]
-    if tuple(header[: len(COLUMNS)]) != COLUMNS or len(header) != len(COLUMNS):
-        parsed.errors.append(LineError(1, "header", f"must be {','.join(COLUMNS)}"))
-        return parsed
+    if tuple(header) != COLUMNS:
+        yield Parsed(errors=[LineError(1, "header", f"must be {','.join(COLUMNS)}")])
+        return
+    chunk = Parsed()
     for fields in reader:
         if fields:
-            _take(parsed, reader.line_num, fields)
-    return parsed
+            _take(chunk, reader.line_num, fields)
+        if size and len(chunk.rows) >= size:
+            yield chunk
+            chunk = Parsed()
+    yield chunk
 
 
 def _take(parsed: Parsed, line: int, fields: list[str]) -> None:

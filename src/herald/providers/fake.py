@@ -251,12 +251,16 @@ class FakeProvider:
         self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
             record = await self._admit(request, arrived_at)
-            answer, status = Answer(record["answer"]), record["status"]
-            await self._wait(answer)
-            # A request whose caller gave up before the answer (its deadline) is logged but
-            # keeps answered=False: the provider never told anyone it took it.
-            record["answered"] = True
-            return self._respond(answer, status)
+            try:
+                answer, status = Answer(record["answer"]), record["status"]
+                await self._wait(answer)
+                # A request whose caller gave up before the answer (its deadline) is logged but
+                # keeps answered=False: the provider never told anyone it took it.
+                record["answered"] = True
+                return self._respond(answer, status)
+            finally:
+                # When the call ended here, answered or abandoned: how long it was outstanding.
+                record["ended_at"] = time.time()
         finally:
             self._in_flight -= 1
 
@@ -273,6 +277,7 @@ class FakeProvider:
             "status": status,
             "answer": answer.value,
             "answered": False,
+            "ended_at": None,
         }
         self.log.append(record)
         if self._first_arrival is None:

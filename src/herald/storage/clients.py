@@ -103,15 +103,19 @@ async def count_matching(
     return n
 
 
-async def import_rows(
-    conn: Connection, rows: Sequence[tuple[int, str, str, str, str]]
-) -> ImportCounts:
-    """Upserts validated ``(line, phone, operator_code, tag, timezone)`` rows through COPY.
-
-    Call inside a transaction: the staging table lives until its commit.
-    """
+async def import_begin(conn: Connection) -> None:
+    """Creates the staging table; call inside the import's transaction (it drops at commit)."""
     await conn.execute(Q["import_stage"])
+    await conn.execute(Q["import_work_mem"])
+
+
+async def import_copy(conn: Connection, rows: Sequence[tuple[int, str, str, str, str]]) -> None:
+    """COPYs validated ``(line, phone, operator_code, tag, timezone)`` rows into the stage."""
     await conn.copy_records_to_table("client_import", records=rows)
+
+
+async def import_merge(conn: Connection) -> ImportCounts:
+    """Upserts the staged rows by live phone."""
     row = await conn.fetchrow(Q["import_merge"])
     assert row is not None
     return ImportCounts(created=row["created"], updated=row["updated"])

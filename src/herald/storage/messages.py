@@ -130,7 +130,11 @@ async def expire_ended(conn: Connection) -> dict[int, int]:
 async def list_for_mailing(
     conn: Connection, mailing_id: int, *, after: int, limit: int, status: str | None = None
 ) -> list[Message]:
-    rows = await conn.fetch(Q["list_for_mailing"], mailing_id, after, status, limit)
+    """A page of a mailing's messages in client-id order, after client id ``after``."""
+    if status is None:
+        rows = await conn.fetch(Q["list_for_mailing"], mailing_id, after, limit)
+    else:
+        rows = await conn.fetch(Q["list_for_mailing_status"], mailing_id, status, after, limit)
     return [Message(**dict(r)) for r in rows]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/clients", tags=["clients"])
 
 ClientId = Annotated[int, Path(ge=1, le=MAX_ID, description="The client's id")]
 IMPORT_MAX_BYTES = 64 * 1024 * 1024
+IMPORT_CHUNK_ROWS = 50_000
 CSV_EXAMPLE = "phone,operator_code,tag,timezone\n79001234567,900,vip,Europe/Moscow\n"
 
 
@@ -110,21 +112,29 @@ async def delete_client(client_id: ClientId, conn: Conn) -> Response:
     responses=responses(409, 413),
 )
 async def import_clients(request: Request, conn: Conn) -> ImportReport:
-    parsed = csv_import.parse(await _read_csv(request))
-    counts = clients.ImportCounts(0, 0)
-    if parsed.rows:
-        async with conn.transaction():
-            counts = await clients.import_rows(conn, parsed.rows)
+    chunks = csv_import.parse_chunks(await _read_csv(request), IMPORT_CHUNK_ROWS)
+    errors: list[csv_import.LineError] = []
+    async with conn.transaction():
+        await clients.import_begin(conn)
+        # Parsing is CPU work: in a thread, a chunk at a time, so the API keeps answering.
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            errors += chunk.errors
+            if chunk.rows:
+                await clients.import_copy(conn, chunk.rows)
+        counts = await clients.import_merge(conn)
     logger.info(
         "clients imported",
         extra={
             "clients_created": counts.created,
             "clients_updated": counts.updated,
-            "bad_lines": len(parsed.errors),
+            "bad_lines": len(errors),
         },
     )
-    errors = [ImportLineError(line=e.line, field=e.field, message=e.message) for e in parsed.errors]
-    return ImportReport(created=counts.created, updated=counts.updated, errors=errors)
+    return ImportReport(
+        created=counts.created,
+        updated=counts.updated,
+        errors=[ImportLineError(line=e.line, field=e.field, message=e.message) for e in errors],
+    )
 
 
 async def _read_csv(request: Request) -> str:

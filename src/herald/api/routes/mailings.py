@@ -193,7 +193,8 @@ async def _transition(
 @router.get(
     "/{mailing_id}/stats",
     summary="Detailed statistics of one mailing",
-    description="Counts by status (every status, zeros included) and a page of its messages.",
+    description="Counts by status (every status, zeros included) and a page of its messages, "
+    "in client-id order (`cursor` is the last page's `next_cursor`).",
     responses=responses(404),
 )
 async def mailing_stats(
@@ -215,5 +216,5 @@ async def mailing_stats(
         total=sum(counts.values()),
         counts=counts,
         messages=[MessageOut.model_validate(m) for m in page],
-        next_cursor=page[-1].id if len(page) == limit else None,
+        next_cursor=page[-1].client_id if len(page) == limit else None,
     )

@@ -48,6 +48,10 @@ CREATE TEMP TABLE client_import (
     line bigint, phone text, operator_code text, tag text, timezone text
 ) ON COMMIT DROP;
 
+-- name: import_work_mem
+-- The merge's DISTINCT ON sorts the whole file: enough memory keeps a million lines off disk.
+SET LOCAL work_mem = '64MB';
+
 -- name: import_merge
 -- Upserts the staged rows by live phone; the last line wins for a phone given twice.
 WITH staged AS (

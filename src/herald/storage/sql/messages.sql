@@ -142,10 +142,17 @@ WITH expired AS (
 SELECT mailing_id, count(*) AS n FROM expired GROUP BY mailing_id;
 
 -- name: list_for_mailing
--- One page of a mailing's messages, optionally of one status, keyset by id.
+-- One page of a mailing's messages, keyset by client id (the unique index serves it).
 SELECT id, mailing_id, client_id, status, created_at, sent_at, attempts, last_error, updated_at
 FROM messages
-WHERE mailing_id = $1::bigint AND id > $2::bigint
-  AND ($3::message_status IS NULL OR status = $3::message_status)
-ORDER BY id
+WHERE mailing_id = $1::bigint AND client_id > $2::bigint
+ORDER BY client_id
+LIMIT $3::int;
+
+-- name: list_for_mailing_status
+-- The same, of one status (messages_by_mailing_status serves it).
+SELECT id, mailing_id, client_id, status, created_at, sent_at, attempts, last_error, updated_at
+FROM messages
+WHERE mailing_id = $1::bigint AND status = $2::message_status AND client_id > $3::bigint
+ORDER BY client_id
 LIMIT $4::int;

@@ -181,6 +181,10 @@ function start() {
   events.addEventListener("reachable", () => banner(""));
   $("sign-in-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", () => signOut("You have signed out."));
+  $("skip").addEventListener("click", (event) => {
+    event.preventDefault(); // "#main" would be taken for a route
+    $("main").focus();
+  });
   window.addEventListener("hashchange", () => session.token && showApp());
   if (session.token) showApp();
   else showSignIn();

@@ -1,7 +1,7 @@
 // The add / edit client dialog; the API's field errors appear beside their fields.
 
 import { patch, post } from "./api.js";
-import { field, h } from "./dom.js";
+import { barePhone, field, h, textInput } from "./dom.js";
 import { clearErrors, formError, showErrors } from "./forms.js";
 
 let zones = null;
@@ -16,19 +16,18 @@ function zoneList() {
   return zones.id;
 }
 
-const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
-
 function controls() {
   return {
-    phone: input("phone", { inputmode: "numeric", required: true, autofocus: true }),
-    operator_code: input("operator_code", { inputmode: "numeric", placeholder: "from the phone" }),
-    tag: input("tag", { maxlength: 64 }),
-    timezone: input("timezone", { list: zoneList(), placeholder: "UTC" }),
+    phone: textInput("phone", { inputmode: "tel", required: true, autofocus: true }),
+    operator_code: textInput("operator_code", { inputmode: "numeric", placeholder: "from phone" }),
+    tag: textInput("tag", { maxlength: 64 }),
+    timezone: textInput("timezone", { list: zoneList(), placeholder: "UTC" }),
   };
 }
 
 function values(inputs) {
-  return Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+  const v = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value.trim()]));
+  return { ...v, phone: barePhone(v.phone) };
 }
 
 function body(inputs, client) {

@@ -2,7 +2,7 @@
 
 import { del, get } from "./api.js";
 import { editClient } from "./client-form.js";
-import { button, field, fill, h } from "./dom.js";
+import { barePhone, button, field, h, textInput } from "./dom.js";
 import { clearErrors, formError, showErrors } from "./forms.js";
 import { when } from "./format.js";
 import { importer } from "./import.js";
@@ -29,12 +29,11 @@ function clientRow(actions) {
 }
 
 function searchForm(onSearch) {
-  const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
   const sizes = [25, 100, 500].map((n) => h("option", { value: n, selected: n === 100 }, n));
   const inputs = {
-    phone: input("phone", { inputmode: "numeric", placeholder: "7900…" }),
-    operator_code: input("operator_code", { inputmode: "numeric", maxlength: 3 }),
-    tag: input("tag", { maxlength: 64 }),
+    phone: textInput("phone", { inputmode: "tel", placeholder: "7900…" }),
+    operator_code: textInput("operator_code", { inputmode: "numeric", maxlength: 3 }),
+    tag: textInput("tag", { maxlength: 64 }),
     limit: h("select", { name: "limit" }, sizes),
   };
   const form = h(
@@ -57,7 +56,7 @@ function searchForm(onSearch) {
     ),
   );
   const query = () => ({
-    phone: inputs.phone.value.replace(/[\s()+-]/g, ""),
+    phone: barePhone(inputs.phone.value),
     operator_code: inputs.operator_code.value.trim(),
     tag: inputs.tag.value.trim(),
     limit: inputs.limit.value,
@@ -72,27 +71,29 @@ function searchForm(onSearch) {
 
 export function mount(root, _params, app) {
   const tbody = h("tbody", {});
-  const search = searchForm(() => {
-    pager.reset();
-    load(undefined).then(pager.setNext, (err) => showErrors(search.form, err));
-  });
+  const empty = emptyRow(COLUMNS.length, "No client matches.");
   const count = h("p", { class: "help", "aria-live": "polite" });
-  const load = async (cursor) => {
+  let query = {};
+  const fetchPage = (cursor) => get("/clients", { ...query, cursor });
+  const render = (page) => {
     clearErrors(search.form);
-    const page = await get("/clients", { ...search.query(), cursor });
     sync(page.items);
-    if (!page.items.length) tbody.append(emptyRow(COLUMNS.length, "No client matches."));
+    if (page.items.length) empty.remove();
+    else tbody.append(empty);
     count.textContent = `${page.items.length} client(s) on this page`;
     return page.next_cursor;
   };
-  const reload = () => load(pager.cursor).then(pager.setNext);
+  const pager = cursorPager("Client pages", fetchPage, render);
+  const search = searchForm(() => {
+    query = search.query();
+    pager.first().catch((err) => showErrors(search.form, err));
+  });
   const actions = {
     async edit(client) {
       const saved = await editClient(client);
-      if (saved) {
-        app.toast(`Client ${saved.phone} ${client ? "saved" : "added"}.`);
-        await reload();
-      }
+      if (!saved) return;
+      app.toast(`Client ${saved.phone} ${client ? "saved" : "added"}.`);
+      await pager.refresh();
     },
     async remove(client) {
       const question =
@@ -101,15 +102,10 @@ export function mount(root, _params, app) {
       if (!(await app.confirm(question, "Delete client"))) return;
       await del(`/clients/${client.id}`);
       app.toast(`Client ${client.phone} deleted.`);
-      await reload();
+      await pager.refresh();
     },
   };
-  const sync = (items) => {
-    fill(tbody);
-    keyed(items);
-  };
-  const keyed = keyedRows(tbody, () => clientRow(actions));
-  const pager = cursorPager("Client pages", load);
+  const sync = keyedRows(tbody, () => clientRow(actions));
   root.append(
     h(
       "div",
@@ -117,12 +113,13 @@ export function mount(root, _params, app) {
       h("h1", { tabindex: "-1" }, "Clients"),
       button("Add a client", () => actions.edit(null), { class: "primary" }),
     ),
-    importer(app, reload),
+    importer(app, () => pager.refresh()),
     search.form,
     count,
     h("div", { class: "scroll" }, table("clients stack", "Clients", COLUMNS, tbody)),
     pager.el,
   );
-  reload().catch((err) => showErrors(search.form, err));
+  query = search.query();
+  pager.first().catch((err) => showErrors(search.form, err));
   return {};
 }

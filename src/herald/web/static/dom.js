@@ -66,6 +66,12 @@ export function button(label, action, attrs = {}) {
   return el;
 }
 
+/** A text input named after the API field it sets, without the browser's autofill. */
+export const textInput = (name, attrs = {}) => h("input", { name, autocomplete: "off", ...attrs });
+
+/** A phone as typed ("+7 900 123-45-67") in the form the API takes ("79001234567"). */
+export const barePhone = (value) => value.replace(/[\s()+-]/g, "");
+
 let uid = 0;
 export const newId = (prefix) => `${prefix}-${++uid}`;
 

@@ -7,10 +7,13 @@ import { h } from "./dom.js";
 export const formError = () =>
   h("p", { class: "error form-error", "data-error-for": "_form", role: "alert", tabindex: "-1" });
 
-export function clearErrors(form) {
-  for (const slot of form.querySelectorAll("[data-error-for]")) slot.textContent = "";
-  for (const control of form.querySelectorAll("[aria-invalid]")) {
-    control.removeAttribute("aria-invalid");
+/** Clears the error slots of `form`, or only those of the fields named in `only`. */
+export function clearErrors(form, only = null) {
+  for (const slot of form.querySelectorAll("[data-error-for]")) {
+    const name = slot.dataset.errorFor;
+    if (only && !only.includes(name)) continue;
+    slot.textContent = "";
+    form.querySelector(`[name="${CSS.escape(name)}"]`)?.removeAttribute("aria-invalid");
   }
 }
 
@@ -51,10 +54,11 @@ export function describe(err) {
 /**
  * Shows an error from the API in `form`: each field error beside its control (the first
  * such control gets the focus unless `focus` is false), anything else in the form-level slot.
- * `prefix` maps the API's field names to the form's (a body that is one part of the form).
+ * `prefix` maps the API's field names to the form's (a body that is one part of the form);
+ * `only` limits the slots cleared first to those fields.
  */
-export function showErrors(form, err, { focus = true, prefix = "" } = {}) {
-  clearErrors(form);
+export function showErrors(form, err, { focus = true, prefix = "", only = null } = {}) {
+  clearErrors(form, only);
   const leftovers = [];
   let first = null;
   const fieldErrors = err instanceof ApiError ? err.errors : [];
@@ -65,6 +69,6 @@ export function showErrors(form, err, { focus = true, prefix = "" } = {}) {
   if (!fieldErrors.length) leftovers.push(describe(err));
   else if (leftovers.length) leftovers.unshift(err.message);
   const top = form.querySelector('[data-error-for="_form"]');
-  if (top) top.textContent = leftovers.join(". ");
+  if (top && (leftovers.length || !only)) top.textContent = leftovers.join(". ");
   if (focus) (first || top)?.focus?.();
 }

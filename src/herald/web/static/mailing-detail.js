@@ -97,10 +97,24 @@ export function mount(root, [id], app) {
   const tbody = h("tbody", {});
   const empty = emptyRow(COLUMNS.length, "No message here yet.");
   const select = statusFilter();
-  const actions = lifecycle(app, (m) => (m ? refresh() : app.navigate("#/mailings")));
+  const actions = lifecycle(app, (m) => (m ? pager.refresh() : app.navigate("#/mailings")));
   const sync = keyedRows(tbody, messageRow);
   let missing = false;
-  const show = (d) => {
+  const fetchPage = async (cursor) => {
+    if (missing) return null;
+    try {
+      return await get(`/mailings/${id}/stats`, { status: select.value, cursor, limit: PAGE });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      return null;
+    }
+  };
+  const render = (d) => {
+    if (!d) {
+      if (!missing) gone(root, title);
+      missing = true;
+      return null;
+    }
     setBadge(status, d.mailing.status);
     info.update(d.mailing);
     actions.update(d.mailing);
@@ -110,27 +124,10 @@ export function mount(root, [id], app) {
     sync(d.messages);
     if (d.messages.length) empty.remove();
     else tbody.append(empty);
+    return d.next_cursor;
   };
-  const load = async (cursor) => {
-    if (missing) return null;
-    try {
-      const query = { status: select.value, cursor, limit: PAGE };
-      const detail = await get(`/mailings/${id}/stats`, query);
-      show(detail);
-      return detail.next_cursor;
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404)) throw err;
-      missing = true;
-      gone(root, title);
-      return null;
-    }
-  };
-  const pager = cursorPager("Message pages", load);
-  const refresh = () => load(pager.cursor).then(pager.setNext);
-  select.addEventListener("change", () => {
-    pager.reset();
-    refresh();
-  });
+  const pager = cursorPager("Message pages", fetchPage, render);
+  select.addEventListener("change", () => pager.first());
   root.append(
     h("div", { class: "head" }, title, status, actions.el),
     h("section", { class: "card about-card", "aria-label": "About" }, info.el),
@@ -142,5 +139,5 @@ export function mount(root, [id], app) {
     ),
     messagesSection(tbody, select, pager),
   );
-  return { refresh };
+  return { refresh: pager.refresh };
 }

@@ -2,7 +2,7 @@
 // the operator's time zone (sent as ISO 8601 with the offset).
 
 import { get, patch, post } from "./api.js";
-import { field, h } from "./dom.js";
+import { field, h, textInput } from "./dom.js";
 import { clearErrors, describe, formError, showErrors } from "./forms.js";
 import { count, fromLocalInput, offsetOf, toLocalInput, zoneName } from "./format.js";
 
@@ -13,13 +13,11 @@ const codesOf = (value) => value.split(/[\s,;]+/).filter(Boolean);
 const tagsOf = (value) => value.split(",").map((t) => t.trim()).filter(Boolean);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-const input = (name, attrs) => h("input", { name, autocomplete: "off", ...attrs });
-
 function controls() {
   return {
     text: h("textarea", { name: "text", rows: 5, required: true }),
-    codes: input("filter.operator_codes", { inputmode: "numeric", placeholder: "any" }),
-    tags: input("filter.tags", { placeholder: "any" }),
+    codes: textInput("filter.operator_codes", { inputmode: "numeric", placeholder: "any" }),
+    tags: textInput("filter.tags", { placeholder: "any" }),
     start: h("input", { name: "start_at", type: "datetime-local", step: 1, required: true }),
     end: h("input", { name: "end_at", type: "datetime-local", step: 1, required: true }),
   };
@@ -41,6 +39,8 @@ function counter(textarea) {
   return el;
 }
 
+const FILTER_FIELDS = ["filter.operator_codes", "filter.tags"];
+
 /** The live count of clients the filter reaches; re-asked 300 ms after the last change. */
 function reach(inputs, form) {
   const el = h("p", { class: "reach", "aria-live": "polite" });
@@ -52,12 +52,13 @@ function reach(inputs, form) {
     try {
       const { clients } = await post("/mailings/preview", filter);
       if (mine !== asked) return;
-      clearErrors(form);
+      clearErrors(form, FILTER_FIELDS);
       el.textContent = `Reaches ${count(clients)} client(s) now.`;
     } catch (err) {
       if (mine !== asked) return;
       el.textContent = err.errors?.length ? "" : describe(err);
-      if (err.errors?.length) showErrors(form, err, { focus: false, prefix: "filter." });
+      const shown = { focus: false, prefix: "filter.", only: FILTER_FIELDS };
+      if (err.errors?.length) showErrors(form, err, shown);
     }
   };
   const later = () => {

@@ -51,20 +51,16 @@ export function mount(root, _params, app) {
     STATUSES.map((s) => h("option", { value: s }, s)),
   );
   const empty = emptyRow(COLUMNS.length, "No mailing here yet.");
-  const load = async (cursor) => {
-    const page = await get("/mailings", { status: status.value, cursor, limit: 50 });
+  const fetchPage = (cursor) => get("/mailings", { status: status.value, cursor, limit: 50 });
+  const render = (page) => {
     sync(page.items);
     if (page.items.length) empty.remove();
     else tbody.append(empty);
     return page.next_cursor;
   };
-  const refresh = () => load(pager.cursor).then(pager.setNext);
-  const sync = keyedRows(tbody, () => mailingRow(app, refresh));
-  const pager = cursorPager("Mailing pages", load);
-  status.addEventListener("change", () => {
-    pager.reset();
-    refresh();
-  });
+  const pager = cursorPager("Mailing pages", fetchPage, render);
+  const sync = keyedRows(tbody, () => mailingRow(app, pager.refresh));
+  status.addEventListener("change", () => pager.first());
   root.append(
     h(
       "div",
@@ -76,5 +72,5 @@ export function mount(root, _params, app) {
     h("div", { class: "scroll" }, table("mailing-list stack", "Mailings", COLUMNS, tbody)),
     pager.el,
   );
-  return { refresh };
+  return { refresh: pager.refresh };
 }

@@ -54,41 +54,39 @@ export function emptyRow(columns, text) {
 }
 
 /**
- * Previous / next buttons over cursor pages. `load(cursor)` fetches a page and returns its
- * next_cursor; the first page's cursor is undefined.
+ * Previous / next buttons over cursor pages. `fetch(cursor)` gets a page (the first page's
+ * cursor is undefined) and `render(page)` shows it and returns its next_cursor.
+ *
+ * The newest move wins: a page that arrives after the operator moved on (a poll's refresh
+ * overtaken by "Next", or an older search) is dropped, never drawn over the newer one.
  */
-export function cursorPager(label, load) {
+export function cursorPager(label, fetch, render) {
   const cursors = [undefined];
   let index = 0;
-  let next = null;
+  let epoch = 0;
   const status = h("span", { class: "page-number", "aria-live": "polite" });
-  const go = async (to) => {
-    const found = await load(cursors[to]);
+  const show = (to, next) => {
     index = to;
-    setNext(found);
+    cursors.length = to + 1;
+    if (next !== null && next !== undefined) cursors.push(next);
+    prev.disabled = to === 0;
+    fwd.disabled = cursors.length === to + 1;
+    status.textContent = to === 0 && fwd.disabled ? "" : `Page ${to + 1}`;
   };
+  const load = async (to, mine) => {
+    const page = await fetch(cursors[to]);
+    if (mine === epoch) show(to, render(page));
+  };
+  const go = (to) => load(to, ++epoch);
   const prev = button("← Previous", () => go(index - 1), { class: "prev" });
-  const fwd = button("Next →", () => {
-    if (cursors.length === index + 1) cursors.push(next);
-    return go(index + 1);
-  }, { class: "next" });
-  const setNext = (cursor) => {
-    next = cursor ?? null;
-    cursors.length = index + 1;
-    prev.disabled = index === 0;
-    fwd.disabled = next === null;
-    status.textContent = index === 0 && next === null ? "" : `Page ${index + 1}`;
-  };
+  const fwd = button("Next →", () => go(index + 1), { class: "next" });
   const el = h("nav", { class: "pager", "aria-label": label }, prev, status, fwd);
+  show(0, null);
   return {
     el,
-    setNext,
-    get cursor() {
-      return cursors[index];
-    },
-    reset() {
-      cursors.length = 1;
-      index = 0;
-    },
+    /** Back to the first page (the filter changed). */
+    first: () => go(0),
+    /** The current page again (polling); dropped if the operator moves meanwhile. */
+    refresh: () => load(index, epoch),
   };
 }

@@ -9,6 +9,7 @@ import pytest
 from herald.dispatch.breaker import Breaker, State
 from herald.dispatch.service import prefetch_for
 from herald.dispatch.writer import GroupWriter
+from herald.scheduler.window import Window
 from herald.storage.messages import Outcome
 
 
@@ -77,3 +78,19 @@ async def test_group_writer_hands_a_failure_to_every_waiter_of_that_write() -> N
 @pytest.mark.parametrize(("concurrency", "batch", "expected"), [(100, 200, 2), (1000, 100, 20)])
 def test_prefetch_keeps_every_slot_busy(concurrency: int, batch: int, expected: int) -> None:
     assert prefetch_for(concurrency, batch) == expected
+
+
+def test_window_follows_the_drain_rate_between_floor_and_ceiling() -> None:
+    window = Window(floor=1000, ceiling=20_000, lease=60)
+    assert window.size() == 1000
+    window.observe(queued=0, now=0.0)
+    window.enqueued(5000)
+    window.observe(queued=0, now=1.0)  # 5,000 drained in a second
+    assert window.size() == 20_000  # 5,000/s x 60 s x 1/4 = 75,000, capped
+    for t in range(2, 30):
+        window.enqueued(10)
+        window.observe(queued=0, now=float(t))  # a provider that now takes 10/s
+    assert window.size() == 1000
+    window.observe(queued=0, now=30.5)  # less than a second: no new sample
+    assert window.rate is not None
+    assert window.rate < 20

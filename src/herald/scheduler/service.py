@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from herald.config import Settings
 from herald.queue.base import Queue
 from herald.scheduler import tick
+from herald.scheduler.window import Window
 from herald.storage import events, mailings
 from herald.storage.db import UNAVAILABLE, Pool
 
@@ -29,6 +30,11 @@ class Scheduler:
         self.pool, self.queue, self.settings = pool, queue, settings
         self.wake = asyncio.Event()
         self.fanned_out = asyncio.Event()
+        self.window = Window(
+            floor=max(1000, settings.batch_size * 10),
+            ceiling=settings.max_queued,
+            lease=settings.queue_lease,
+        )
 
     async def fan_out_loop(self) -> None:
         """Starts due mailings between fan-out chunks, so a big fan-out delays no start."""
@@ -42,7 +48,7 @@ class Scheduler:
 
     async def enqueue_loop(self) -> None:
         while True:
-            if not await tick.enqueue(self.pool, self.queue, self.settings):
+            if not await tick.enqueue(self.pool, self.queue, self.settings, self.window):
                 await _wait(self.fanned_out, IDLE_ENQUEUE_WAIT)
 
     async def maintain_loop(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from herald.config import Settings
 from herald.queue.base import Queue, QueueError
+from herald.scheduler.window import Window
 from herald.storage import mailings, messages
 from herald.storage.db import Pool
 
@@ -85,10 +86,19 @@ async def fan_out_all(pool: Pool, chunk: int) -> int:
     return created
 
 
-async def enqueue(pool: Pool, queue: Queue, settings: Settings) -> int:
-    """Hands due messages to the broker while fewer than ``max_queued`` wait there."""
+async def enqueue(
+    pool: Pool, queue: Queue, settings: Settings, window: Window | None = None
+) -> int:
+    """Hands due messages to the broker while fewer than the window's size wait there.
+
+    Args:
+        window: the adaptive bound of a running scheduler; ``max_queued`` without one.
+    """
     async with pool.acquire() as conn:
-        room = settings.max_queued - await messages.queued_total(conn)
+        queued = await messages.queued_total(conn)
+        if window is not None:
+            window.observe(queued)
+        room = (window.size() if window else settings.max_queued) - queued
         if room <= 0:
             return 0
         ids = await messages.enqueue_due(
@@ -96,6 +106,8 @@ async def enqueue(pool: Pool, queue: Queue, settings: Settings) -> int:
         )
     if ids:
         await publish(pool, queue, ids, settings.batch_size)
+        if window is not None:
+            window.enqueued(len(ids))
     return len(ids)
 
 

@@ -41,7 +41,10 @@ OperatorCode = Annotated[Text, AfterValidator(rules.check_operator_code)]
 Tag = Annotated[Text, AfterValidator(rules.check_tag)]
 TimeZone = Annotated[Text, AfterValidator(rules.check_timezone)]
 MessageText = Annotated[
-    Text, StringConstraints(min_length=1, max_length=4096), AfterValidator(str.strip)
+    str,
+    StringConstraints(min_length=1, max_length=4096),
+    AfterValidator(_storable),
+    AfterValidator(str.strip),
 ]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -208,6 +211,7 @@ class MessageOut(BaseModel):
     id: int
     mailing_id: int
     client_id: int
+    phone: str
     status: MessageStatus
     created_at: datetime
     sent_at: datetime | None

@@ -66,8 +66,14 @@ class Breaker:
         return False
 
     async def admit(self) -> None:
-        """Waits until the breaker is closed, or until the cool-down grants a probe."""
+        """Waits until the breaker is closed, or until the cool-down grants a probe.
+
+        A probe granted but not used yet (its batch had nothing left to claim) stays granted:
+        batches gone stale while the breaker was open must not cost a cool-down each.
+        """
         while not self._closed.is_set():
+            if self.state is State.HALF_OPEN and self._probe_free:
+                return
             wait = self._opened_at + self._cooldown - time.monotonic()
             if wait <= 0:
                 # One probe per cool-down, even if an earlier probe never reported back.

@@ -50,6 +50,7 @@ class Message:
     id: int
     mailing_id: int
     client_id: int
+    phone: str
     status: str
     created_at: datetime
     sent_at: datetime | None

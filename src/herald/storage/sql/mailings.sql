@@ -59,15 +59,18 @@ WHERE status = 'scheduled' AND deleted_at IS NULL AND start_at <= now()
 RETURNING id;
 
 -- name: lock_fanout
--- One scheduler fans out a mailing at a time; the others skip it.
+-- One scheduler fans out a mailing at a time; the others skip it. A mailing paused before its
+-- start is not fanned out yet: its recipients are those of its start.
 SELECT id, fanout_after FROM mailings
 WHERE id = $1::bigint AND status IN ('running', 'paused') AND NOT fanout_done
+  AND start_at <= now()
 FOR UPDATE SKIP LOCKED;
 
 -- name: fanout_pending
 -- Mailings whose fan-out has not finished (after a crash, a filter edit or a fresh start).
 SELECT id FROM mailings
 WHERE status IN ('running', 'paused') AND NOT fanout_done AND deleted_at IS NULL
+  AND start_at <= now()
 ORDER BY id;
 
 -- name: save_fanout

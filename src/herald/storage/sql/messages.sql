@@ -142,17 +142,19 @@ WITH expired AS (
 SELECT mailing_id, count(*) AS n FROM expired GROUP BY mailing_id;
 
 -- name: list_for_mailing
--- One page of a mailing's messages, keyset by client id (the unique index serves it).
-SELECT id, mailing_id, client_id, status, created_at, sent_at, attempts, last_error, updated_at
-FROM messages
-WHERE mailing_id = $1::bigint AND client_id > $2::bigint
-ORDER BY client_id
+-- One page of a mailing's messages with their phones, keyset by client id (the unique index).
+SELECT m.id, m.mailing_id, m.client_id, c.phone, m.status, m.created_at, m.sent_at, m.attempts,
+       m.last_error, m.updated_at
+FROM messages m JOIN clients c ON c.id = m.client_id
+WHERE m.mailing_id = $1::bigint AND m.client_id > $2::bigint
+ORDER BY m.client_id
 LIMIT $3::int;
 
 -- name: list_for_mailing_status
 -- The same, of one status (messages_by_mailing_status serves it).
-SELECT id, mailing_id, client_id, status, created_at, sent_at, attempts, last_error, updated_at
-FROM messages
-WHERE mailing_id = $1::bigint AND status = $2::message_status AND client_id > $3::bigint
-ORDER BY client_id
+SELECT m.id, m.mailing_id, m.client_id, c.phone, m.status, m.created_at, m.sent_at, m.attempts,
+       m.last_error, m.updated_at
+FROM messages m JOIN clients c ON c.id = m.client_id
+WHERE m.mailing_id = $1::bigint AND m.status = $2::message_status AND m.client_id > $3::bigint
+ORDER BY m.client_id
 LIMIT $4::int;

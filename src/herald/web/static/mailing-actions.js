@@ -16,11 +16,15 @@ const SHOWN = {
 
 const TWIN = { pause: "resume", resume: "pause" };
 
+const noHold = async () => () => {};
+
 /**
  * The buttons for one mailing; `update(mailing)` shows those its status allows.
- * `changed(mailing or null)` runs after an action (null: deleted).
+ * `changed(mailing or null)` runs after an action (null: deleted). `hold()` runs before a
+ * delete and resolves to a release: a view polling the mailing stops, so no poll of it can
+ * land after the delete (and answer 404).
  */
-export function lifecycle(app, changed, { compact = false } = {}) {
+export function lifecycle(app, changed, { compact = false, hold = noHold } = {}) {
   let mailing = null;
   const act = async (path, done) => {
     const updated = await post(`/mailings/${mailing.id}/${path}`);
@@ -34,7 +38,13 @@ export function lifecycle(app, changed, { compact = false } = {}) {
   const remove = async () => {
     const question = `Delete mailing ${mailing.id}? Its sending stops; the sent stay counted.`;
     if (!(await app.confirm(question, "Delete the mailing"))) return;
-    await del(`/mailings/${mailing.id}`);
+    const release = await hold();
+    try {
+      await del(`/mailings/${mailing.id}`);
+    } catch (err) {
+      release();
+      throw err;
+    }
     app.toast(`Mailing ${mailing.id} deleted.`);
     await changed(null);
   };

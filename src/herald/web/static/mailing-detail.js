@@ -29,7 +29,7 @@ function messageRow() {
   const update = (m) => {
     el.dataset.id = m.id;
     cells[0].textContent = m.id;
-    cells[1].textContent = `#${m.client_id}`;
+    cells[1].textContent = `${m.phone} (#${m.client_id})`;
     setBadge(status, m.status);
     cells[3].textContent = m.attempts;
     cells[4].textContent = m.last_error || "—";
@@ -97,7 +97,8 @@ export function mount(root, [id], app) {
   const tbody = h("tbody", {});
   const empty = emptyRow(COLUMNS.length, "No message here yet.");
   const select = statusFilter();
-  const actions = lifecycle(app, (m) => (m ? pager.refresh() : app.navigate("#/mailings")));
+  const changed = (m) => (m ? pager.refresh() : app.navigate("#/mailings"));
+  const actions = lifecycle(app, changed, { hold: () => pager.hold() });
   const sync = keyedRows(tbody, messageRow);
   let missing = false;
   const fetchPage = async (cursor) => {

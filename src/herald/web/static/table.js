@@ -64,6 +64,8 @@ export function cursorPager(label, fetch, render) {
   const cursors = [undefined];
   let index = 0;
   let epoch = 0;
+  let held = false;
+  const loading = new Set(); // pages on their way, settled or not, errors left to the callers
   const status = h("span", { class: "page-number", "aria-live": "polite" });
   const show = (to, next) => {
     index = to;
@@ -73,9 +75,12 @@ export function cursorPager(label, fetch, render) {
     fwd.disabled = cursors.length === to + 1;
     status.textContent = to === 0 && fwd.disabled ? "" : `Page ${to + 1}`;
   };
-  const load = async (to, mine) => {
-    const page = await fetch(cursors[to]);
-    if (mine === epoch) show(to, render(page));
+  const load = (to, mine) => {
+    const page = fetch(cursors[to]).then((found) => mine === epoch && show(to, render(found)));
+    const settled = page.catch(() => {});
+    loading.add(settled);
+    settled.then(() => loading.delete(settled));
+    return page;
   };
   const go = (to) => load(to, ++epoch);
   const prev = button("← Previous", () => go(index - 1), { class: "prev" });
@@ -87,6 +92,17 @@ export function cursorPager(label, fetch, render) {
     /** Back to the first page (the filter changed). */
     first: () => go(0),
     /** The current page again (polling); dropped if the operator moves meanwhile. */
-    refresh: () => load(index, epoch),
+    refresh: () => (held ? Promise.resolve() : load(index, epoch)),
+    /**
+     * Stops refreshing and waits for the page on its way, so that what comes next (deleting
+     * the object the pages belong to) is not raced by a poll; resolves to a release function.
+     */
+    async hold() {
+      held = true;
+      await Promise.all(loading);
+      return () => {
+        held = false;
+      };
+    },
   };
 }

@@ -98,8 +98,10 @@ async def enqueue(
         queued = await messages.queued_total(conn)
         if window is not None:
             window.observe(queued)
-        room = (window.size() if window else settings.max_queued) - queued
-        if room <= 0:
+        limit = window.size() if window else settings.max_queued
+        room = limit - queued
+        # Top up in bulk, not a few ids at a time: tiny broker messages cost as much as full ones.
+        if room < min(limit // 2, ENQUEUE_STATEMENT_MAX):
             return 0
         ids = await messages.enqueue_due(
             conn, min(room, ENQUEUE_STATEMENT_MAX), settings.queue_lease

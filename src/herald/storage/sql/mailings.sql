@@ -10,11 +10,12 @@ SELECT id, text, filter_operator_codes, filter_tags, start_at, end_at, status,
 FROM mailings WHERE id = $1::bigint AND deleted_at IS NULL;
 
 -- name: get_for_update
--- Serialises edits and lifecycle changes of one mailing.
+-- Serialises edits and lifecycle changes of one mailing. NO KEY UPDATE: the counters' foreign
+-- key takes KEY SHARE on the mailing in every status change, which FOR UPDATE would block.
 SELECT id, text, filter_operator_codes, filter_tags, start_at, end_at, status,
        created_at, updated_at
 FROM mailings WHERE id = $1::bigint AND deleted_at IS NULL
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: update
 -- A partial update; a changed filter restarts the fan-out, which only adds what is missing.
@@ -60,11 +61,12 @@ RETURNING id;
 
 -- name: lock_fanout
 -- One scheduler fans out a mailing at a time; the others skip it. A mailing paused before its
--- start is not fanned out yet: its recipients are those of its start.
+-- start is not fanned out yet: its recipients are those of its start. NO KEY UPDATE, or the
+-- enqueue's counter upsert (KEY SHARE through the foreign key) and the chunk's would deadlock.
 SELECT id, fanout_after FROM mailings
 WHERE id = $1::bigint AND status IN ('running', 'paused') AND NOT fanout_done
   AND start_at <= now()
-FOR UPDATE SKIP LOCKED;
+FOR NO KEY UPDATE SKIP LOCKED;
 
 -- name: fanout_pending
 -- Mailings whose fan-out has not finished (after a crash, a filter edit or a fresh start).

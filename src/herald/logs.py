@@ -53,6 +53,9 @@ def configure(fmt: str, level: str) -> None:
     use_text = fmt == "text" or (fmt == "auto" and sys.stderr.isatty())
     handler = logging.StreamHandler()
     handler.setFormatter(TextFormatter() if use_text else JsonFormatter())
+    # Herald's records never show file and line: skip the stack walk every record costs.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 PROVIDER_CALLS = Counter("herald_provider_calls_total", "Provider calls by outcome", ["outcome"])
@@ -15,3 +17,9 @@ BREAKER_OPEN = Gauge("herald_breaker_open", "1 while the provider breaker is ope
 WRITES_REFUSED = Counter(
     "herald_write_back_refused_total", "Outcomes refused by the attempt fence (lease lost)"
 )
+
+
+@functools.cache
+def calls(outcome: str) -> Counter:
+    """The provider-call counter of one outcome (labels() costs a lookup on every call)."""
+    return PROVIDER_CALLS.labels(outcome)

@@ -43,7 +43,7 @@ class Deadlines:
         Raises:
             TimeoutError: the end came first.
         """
-        async with asyncio.timeout_at(_loop_time(deadline)) as timeout:
+        async with asyncio.timeout(deadline - time.monotonic()) as timeout:
             calls = self._calls[mailing_id]
             calls.add(timeout)
             try:

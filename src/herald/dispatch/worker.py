@@ -140,7 +140,7 @@ class Worker:
             self.in_flight -= 1
             self.calls += 1
         latency = time.monotonic() - began
-        metrics.PROVIDER_CALLS.labels(result.outcome.value).inc()
+        metrics.calls(result.outcome.value).inc()
         metrics.PROVIDER_LATENCY.observe(latency)
         self._track_breaker(result)
         logger.info(

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import aiohttp
 
@@ -114,8 +114,12 @@ async def read_capped(stream: aiohttp.StreamReader, limit: int = MAX_BODY_BYTES)
     return body
 
 
-def _payload(request: SendRequest) -> dict[str, Any]:
-    return {"id": request.message_id, "phone": int(request.phone), "text": request.text}
+def _payload(request: SendRequest) -> bytes:
+    body = {"id": request.message_id, "phone": int(request.phone), "text": request.text}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+_JSON = {"Content-Type": "application/json"}
 
 
 class SendingApiProvider:
@@ -184,12 +188,14 @@ class SendingApiProvider:
             return self._transport_failure(request.message_id, exc)
 
     async def _post(
-        self, message_id: int, payload: dict[str, Any], limits: aiohttp.ClientTimeout
+        self, message_id: int, payload: bytes, limits: aiohttp.ClientTimeout
     ) -> SendResult:
         session = self._open_session()
+        # Bytes with a fixed header, not json=: aiohttp's JSON payload costs a few % of a call.
         async with session.post(
             f"{self._base_url}/v1/send/{message_id}",
-            json=payload,
+            data=payload,
+            headers=_JSON,
             allow_redirects=False,
             timeout=limits,
         ) as response:

@@ -94,3 +94,12 @@ def test_window_follows_the_drain_rate_between_floor_and_ceiling() -> None:
     window.observe(queued=0, now=30.5)  # less than a second: no new sample
     assert window.rate is not None
     assert window.rate < 20
+
+
+async def test_an_unused_probe_stays_granted() -> None:
+    breaker = Breaker(threshold=1, cooldown=0.05)
+    breaker.trip("500")
+    await asyncio.wait_for(breaker.admit(), 1)
+    # The batch that got the probe had nothing to claim: the next batch needs no new cool-down.
+    await asyncio.wait_for(breaker.admit(), 0.01)
+    assert breaker.allow()

@@ -38,20 +38,19 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     )
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(worker):x}"
     beats = asyncio.create_task(_heartbeat(resources, worker, worker_id))
-    listener = await resources.pool.acquire()
     on_end_moved = partial(_on_end_moved, worker)
-    await listener.add_listener(events.END_CHANNEL, on_end_moved)
-    logger.info(
-        "worker started", extra={"worker_id": worker_id, "concurrency": settings.concurrency}
-    )
     try:
-        yield worker
+        async with events.listening(resources.pool, events.END_CHANNEL, on_end_moved):
+            logger.info(
+                "worker started",
+                extra={"worker_id": worker_id, "concurrency": settings.concurrency},
+            )
+            try:
+                yield worker
+            finally:
+                worker.stop_claiming()
+                await consumer.stop(settings.shutdown_grace)
     finally:
-        worker.stop_claiming()
-        await consumer.stop(settings.shutdown_grace)
-        with contextlib.suppress(*UNAVAILABLE):
-            await listener.remove_listener(events.END_CHANNEL, on_end_moved)
-        await resources.pool.release(listener)
         beats.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await beats

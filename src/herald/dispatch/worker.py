@@ -142,7 +142,10 @@ class Worker:
         latency = time.monotonic() - began
         metrics.calls(result.outcome.value).inc()
         metrics.PROVIDER_LATENCY.observe(latency)
-        self._track_breaker(result)
+        # A call our own deadline cut (the mailing's end, not the provider's timeout) says
+        # nothing about the provider: it must not pause the other mailings' sending.
+        if not (result.outcome is Result.RETRY and time.monotonic() >= deadline):
+            self._track_breaker(result)
         logger.info(
             "provider call",
             extra={

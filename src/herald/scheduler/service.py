@@ -94,24 +94,22 @@ async def _forever(name: str, step: Callable[[], Awaitable[None]], backoff: floa
 async def running(pool: Pool, queue: Queue, settings: Settings) -> AsyncIterator[Scheduler]:
     """Runs a scheduler for as long as the context is open."""
     scheduler = Scheduler(pool, queue, settings)
-    listener = await pool.acquire()
-    await listener.add_listener(events.CHANNEL, scheduler.on_notify)
-    loops = [
-        asyncio.create_task(_forever(name, step, settings.poll_interval), name=f"scheduler-{name}")
-        for name, step in (
-            ("fan-out", scheduler.fan_out_loop),
-            ("enqueue", scheduler.enqueue_loop),
-            ("maintain", scheduler.maintain_loop),
-        )
-    ]
-    logger.info("scheduler started")
-    try:
-        yield scheduler
-    finally:
-        for task in loops:
-            task.cancel()
-        await asyncio.gather(*loops, return_exceptions=True)
-        with contextlib.suppress(*UNAVAILABLE):
-            await listener.remove_listener(events.CHANNEL, scheduler.on_notify)
-        await pool.release(listener)
-        logger.info("scheduler stopped")
+    async with events.listening(pool, events.CHANNEL, scheduler.on_notify):
+        loops = [
+            asyncio.create_task(
+                _forever(name, step, settings.poll_interval), name=f"scheduler-{name}"
+            )
+            for name, step in (
+                ("fan-out", scheduler.fan_out_loop),
+                ("enqueue", scheduler.enqueue_loop),
+                ("maintain", scheduler.maintain_loop),
+            )
+        ]
+        logger.info("scheduler started")
+        try:
+            yield scheduler
+        finally:
+            for task in loops:
+                task.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+    logger.info("scheduler stopped")

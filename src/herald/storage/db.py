@@ -17,6 +17,9 @@ UNAVAILABLE = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # A pooled connection whose backend was terminated can fail its next statement with
+    # "cannot switch to state …" before asyncpg notices it is closed (asyncpg issue #1069).
+    asyncpg.exceptions.InternalClientError,
 )
 # Errors after which the same statement, run again, succeeds: unavailability, and the rare
 # deadlock between two set-based statements that touch the same rows in different orders.

@@ -1,15 +1,28 @@
-"""NOTIFY/LISTEN between the API and the schedulers."""
+"""NOTIFY/LISTEN between the API, the schedulers and the workers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Any
+
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
 
 from herald.storage import queries
-from herald.storage.db import Connection
+from herald.storage.db import UNAVAILABLE, Connection, Pool
+
+logger = logging.getLogger(__name__)
 
 CHANNEL = "herald_wake"
 END_CHANNEL = "herald_end"
 Q = queries.load("events")
+RESUBSCRIBE_PAUSE = 1.0  # seconds between attempts while the database is away
+
+Listener = Callable[..., None]  # asyncpg calls it with (connection, pid, channel, payload)
 
 
 async def wake_schedulers(conn: Connection, reason: str) -> None:
@@ -28,3 +41,81 @@ def parse_end_moved(payload: str) -> tuple[int, float]:
     """``(mailing_id, seconds_left)`` from an ``end_moved`` notification."""
     mailing_id, seconds = payload.split()
     return int(mailing_id), float(seconds)
+
+
+@contextlib.asynccontextmanager
+async def listening(pool: Pool, channel: str, callback: Listener) -> AsyncIterator[None]:
+    """Calls ``callback`` for each notification on ``channel`` while the block runs.
+
+    The subscription holds a pooled connection of its own. When that connection is lost (a
+    database restart), it subscribes again on a new one as soon as the database answers:
+    otherwise a restart would silence the channel until the process restarts.
+
+    Raises:
+        OSError, asyncpg.PostgresError: the first subscription failed (database unreachable).
+    """
+    subscription = await _Subscription.open(pool, channel, callback)
+    keeper = asyncio.create_task(_keep(subscription))
+    try:
+        yield
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+
+
+class _Subscription:
+    def __init__(
+        self, pool: Pool, conn: PoolConnectionProxy[Record], channel: str, callback: Listener
+    ) -> None:
+        self.pool, self.conn, self.channel, self.callback = pool, conn, channel, callback
+        self.lost = asyncio.Event()
+
+    @classmethod
+    async def open(cls, pool: Pool, channel: str, callback: Listener) -> _Subscription:
+        conn = await pool.acquire()
+        subscription = cls(pool, conn, channel, callback)
+        try:
+            conn.add_termination_listener(subscription._on_lost)
+            await conn.add_listener(channel, callback)
+        except BaseException:
+            await subscription.close()
+            raise
+        return subscription
+
+    def _on_lost(self, *_: Any) -> None:
+        self.lost.set()
+
+    async def close(self) -> None:
+        """Unsubscribes and hands the connection back; a lost one the pool has taken back."""
+        if not self.lost.is_set():
+            with contextlib.suppress(*UNAVAILABLE):
+                self.conn.remove_termination_listener(self._on_lost)
+                await self.conn.remove_listener(self.channel, self.callback)
+        await self.pool.release(self.conn)
+
+
+async def _keep(subscription: _Subscription) -> None:
+    """Replaces the subscription each time its connection is lost, until cancelled."""
+    try:
+        while True:
+            await subscription.lost.wait()
+            await subscription.close()
+            logger.warning("notification channel lost", extra={"channel": subscription.channel})
+            subscription = await _resubscribe(subscription)
+            logger.info(
+                "notification channel listened to again", extra={"channel": subscription.channel}
+            )
+    finally:
+        await subscription.close()
+
+
+async def _resubscribe(old: _Subscription) -> _Subscription:
+    while True:
+        try:
+            return await _Subscription.open(old.pool, old.channel, old.callback)
+        except UNAVAILABLE:
+            pass
+        except Exception:  # a channel that stays silent is worse than a log line a second
+            logger.exception("could not listen again", extra={"channel": old.channel})
+        await asyncio.sleep(RESUBSCRIBE_PAUSE)

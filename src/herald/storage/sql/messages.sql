@@ -67,17 +67,19 @@ SELECT coalesce(sum(n), 0)::bigint FROM message_counts WHERE status = 'queued';
 -- name: claim
 -- Takes a batch for sending, by the database clock: only rows still queued, of a running
 -- mailing before its end, for a live client. The others settle here too: a paused mailing's
--- go back to pending, an ended one's expire, a cancelled one's or a deleted client's cancel.
+-- go back to pending, an ended one's expire, a cancelled one's or a deleted client's cancel;
+-- only the rows being sent keep a lease.
 UPDATE messages m SET
     status = CASE
         WHEN now() >= g.end_at THEN 'expired'
-        WHEN g.status = 'running' AND c.deleted_at IS NULL THEN 'sending'
+        WHEN s.sending THEN 'sending'
         WHEN g.status IN ('paused', 'scheduled') AND c.deleted_at IS NULL THEN 'pending'
         ELSE 'cancelled' END::message_status,
-    attempts = m.attempts + (g.status = 'running' AND now() < g.end_at AND c.deleted_at IS NULL)::int,
-    lease_until = now() + make_interval(secs => $2::float8),
+    attempts = m.attempts + s.sending::int,
+    lease_until = CASE WHEN s.sending THEN now() + make_interval(secs => $2::float8) END,
     updated_at = now()
-FROM mailings g, clients c
+FROM mailings g, clients c,
+     LATERAL (SELECT g.status = 'running' AND now() < g.end_at AND c.deleted_at IS NULL) AS s(sending)
 WHERE m.id = ANY($1::bigint[]) AND m.status = 'queued'
   AND g.id = m.mailing_id AND c.id = m.client_id
 RETURNING m.id, m.status, m.attempts, m.mailing_id, m.client_id, c.phone, g.text,

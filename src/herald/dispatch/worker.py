@@ -75,6 +75,9 @@ class Worker:
             taken -= surplus
             await self.limiter.acquire(taken)
         part = ids[:taken]
+        # Read before the claim: seconds_left comes from the database clock during the claim,
+        # so every deadline computed from this is, if anything, a little early.
+        started = time.monotonic()
         try:
             claimed = await self._with_db(messages.claim, part, self.settings.send_lease)
         except BaseException:
@@ -86,7 +89,6 @@ class Worker:
             "claimed",
             extra={"message_ids": [c.id for c in sending], "settled": _settled(claimed)},
         )
-        started = time.monotonic()
         deliveries += [asyncio.create_task(self._deliver(c, started)) for c in sending]
         return ids[taken:]
 

@@ -40,7 +40,7 @@ def api_token(settings: Settings) -> Settings:
     """Reads, or generates once, the admin token kept in ``data_dir/api-token``."""
     if settings.api_token is not None:
         return settings
-    path = settings.data_dir / "api-token"
+    path = token_file(settings)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -25,13 +25,21 @@ def _window() -> tuple[datetime, datetime]:
     return now - timedelta(seconds=1), now + timedelta(minutes=5)
 
 
+async def _sending(
+    herald: httpx2.AsyncClient, fake: FakeProvider, clients: int, latency: float, started: int
+) -> dict:
+    """A mailing to ``clients`` clients, once the provider has seen ``started`` requests."""
+    await fake.update_faults({"latency": latency})
+    await import_clients(herald, [f"7900{i:07d}" for i in range(clients)], "900", "")
+    mailing = await create_mailing(herald, *_window())
+    await eventually(lambda: len(fake.log) >= started, 20, "sending started")
+    return mailing
+
+
 async def test_pause_stops_sending_and_resume_finishes(
     herald: httpx2.AsyncClient, fake: FakeProvider
 ) -> None:
-    await fake.update_faults({"latency": 0.02})
-    await import_clients(herald, [f"7900{i:07d}" for i in range(1500)], "900", "")
-    mailing = await create_mailing(herald, *_window())
-    await eventually(lambda: len(fake.log) >= 100, 20, "sending started")
+    mailing = await _sending(herald, fake, clients=1500, latency=0.02, started=100)
     paused = await herald.post(f"/api/v1/mailings/{mailing['id']}/pause")
     assert paused.json()["status"] == "paused"
     await asyncio.sleep(0.5)  # calls already in flight finish
@@ -49,10 +57,7 @@ async def test_pause_stops_sending_and_resume_finishes(
 async def test_cancel_and_delete_stop_sending(
     herald: httpx2.AsyncClient, fake: FakeProvider
 ) -> None:
-    await fake.update_faults({"latency": 0.02})
-    await import_clients(herald, [f"7900{i:07d}" for i in range(1500)], "900", "")
-    mailing = await create_mailing(herald, *_window())
-    await eventually(lambda: len(fake.log) >= 100, 20, "sending started")
+    mailing = await _sending(herald, fake, clients=1500, latency=0.02, started=100)
     await herald.post(f"/api/v1/mailings/{mailing['id']}/cancel")
     await asyncio.sleep(0.5)
     after_cancel = len(fake.log)
@@ -94,10 +99,7 @@ async def test_edits_apply_to_what_is_not_sent_yet(
 async def test_end_moved_earlier_takes_effect(
     herald: httpx2.AsyncClient, fake: FakeProvider
 ) -> None:
-    await fake.update_faults({"latency": 0.05})
-    await import_clients(herald, [f"7900{i:07d}" for i in range(2000)], "900", "")
-    mailing = await create_mailing(herald, *_window())
-    await eventually(lambda: len(fake.log) >= 50, 20, "sending started")
+    mailing = await _sending(herald, fake, clients=2000, latency=0.05, started=50)
     new_end = datetime.now(UTC) + timedelta(seconds=1)
     r = await herald.patch(
         f"/api/v1/mailings/{mailing['id']}", json={"end_at": new_end.isoformat()}

@@ -33,8 +33,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def pipeline_settings(settings: Settings, fake: FakeProvider, backend: str) -> Settings:
-    """Fast retries and short leases, so that faults resolve within a test's few seconds."""
+def pipeline_settings(
+    request: pytest.FixtureRequest, settings: Settings, fake: FakeProvider, backend: str
+) -> Settings:
+    """Fast retries and short leases, so that faults resolve within a test's few seconds.
+
+    A test marked ``@pytest.mark.settings(field=value)`` changes those fields on top.
+    """
+    marker = request.node.get_closest_marker("settings")
     return settings.model_copy(
         update={
             "provider_url": fake.url,
@@ -53,6 +59,7 @@ def pipeline_settings(settings: Settings, fake: FakeProvider, backend: str) -> S
             "send_margin": 0.25,
             "db_pool_max": 10,
         }
+        | (marker.kwargs if marker else {})
     )
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx2
+import pytest
 
 from herald.providers.fake import FakeProvider
 from tests.e2e.checks import (
@@ -152,3 +154,20 @@ async def _sent_count(pool: asyncpg.Pool, mailing_id: int) -> int:
             "SELECT count(*) FROM messages WHERE mailing_id = $1 AND status = 'sent'", mailing_id
         )
     return n
+
+
+@pytest.mark.settings(poll_interval=5.0)
+async def test_unsent_messages_expire_at_end_not_a_poll_later(
+    herald: httpx2.AsyncClient, fake: FakeProvider
+) -> None:
+    await fake.refuse(60)
+    await import_clients(herald, [f"7900{i:07d}" for i in range(200)], "900", "")
+    end = _now() + timedelta(seconds=2)
+    mailing = await create_mailing(herald, _now() - timedelta(seconds=1), end)
+    # Paused, its messages wait for nothing but the schedulers' expiring sweep.
+    assert (await herald.post(f"/api/v1/mailings/{mailing['id']}/pause")).status_code == 200
+    found = await settled(herald, mailing["id"], 200, within=10)
+    settled_after = time.time() - end.timestamp()
+    assert found["expired"] == 200
+    # They sweep at the mailing's end_at, not at their next poll up to 5 s later.
+    assert 0 <= settled_after < 1.0, settled_after

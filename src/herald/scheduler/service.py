@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # Seconds between enqueue attempts when nothing was due or the broker held max_queued: short,
 # so that retries fall due and a draining queue refills promptly; two cheap queries each.
 IDLE_ENQUEUE_WAIT = 0.1
+# Past an end_at, so that the database's now() has passed it when the expiring sweep runs.
+END_SLACK = 0.01
 
 
 class Scheduler:
@@ -30,6 +32,7 @@ class Scheduler:
         self.pool, self.queue, self.settings = pool, queue, settings
         self.wake = asyncio.Event()
         self.fanned_out = asyncio.Event()
+        self.ends_changed = asyncio.Event()
         self.window = Window(
             floor=max(1000, settings.batch_size * 10),
             ceiling=settings.max_queued,
@@ -52,9 +55,15 @@ class Scheduler:
                 await _wait(self.fanned_out, IDLE_ENQUEUE_WAIT)
 
     async def maintain_loop(self) -> None:
+        """Sweeps every poll interval, and at the next end_at so that expiry is on time."""
         while True:
             await tick.maintain(self.pool, self.settings, tick.TickReport())
-            await asyncio.sleep(self.settings.poll_interval)
+            async with self.pool.acquire() as conn:
+                next_end = await mailings.seconds_to_next_end(conn)
+            timeout = self.settings.poll_interval
+            if next_end is not None:
+                timeout = min(timeout, next_end + END_SLACK)
+            await _wait(self.ends_changed, timeout)
 
     async def _sleep_until_due(self) -> None:
         async with self.pool.acquire() as conn:
@@ -67,6 +76,7 @@ class Scheduler:
     def on_notify(self, *_: object) -> None:
         self.wake.set()
         self.fanned_out.set()
+        self.ends_changed.set()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -118,3 +118,8 @@ async def finish_done(conn: Connection) -> list[int]:
 async def seconds_to_next_start(conn: Connection) -> float | None:
     value: float | None = await conn.fetchval(Q["next_start"])
     return value
+
+
+async def seconds_to_next_end(conn: Connection) -> float | None:
+    value: float | None = await conn.fetchval(Q["next_end"])
+    return value

@@ -93,3 +93,8 @@ RETURNING g.id;
 -- Seconds until the next scheduled start, so the scheduler wakes on time.
 SELECT extract(epoch FROM min(start_at) - now())::float8 FROM mailings
 WHERE status = 'scheduled' AND deleted_at IS NULL;
+
+-- name: next_end
+-- Seconds until the next end_at of a mailing still sending, so expiry runs on time.
+SELECT extract(epoch FROM min(end_at) - now())::float8 FROM mailings
+WHERE status IN ('running', 'paused') AND end_at > now() AND deleted_at IS NULL;

@@ -51,14 +51,31 @@ class Run:
     p50_ms: float = 0.0
     p99_ms: float = 0.0
     peaks_mb: dict[str, float] = dataclasses.field(default_factory=dict)
+    cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+# The shared servers whose CPU a run also uses, by process name.
+SERVICES = {"postgres": "postgres", "beam.smp": "rabbitmq"}
 
 
 class Procs:
-    """Subprocesses of one run, their peak RSS sampled until they stop."""
+    """Subprocesses of one run, their peak RSS and CPU seconds sampled until they stop, and
+    the CPU the PostgreSQL and RabbitMQ servers used meanwhile (every process of theirs seen,
+    from its first sample to its last)."""
 
     def __init__(self) -> None:
         self.procs: dict[str, asyncio.subprocess.Process] = {}
         self.peaks: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._seen: dict[int, tuple[str, float, float]] = {}
+        self._own_start: dict[str, float] = {}
+
+    def mark(self) -> None:
+        """Counts CPU from here: the processes are up and the database is seeded."""
+        self.sample()
+        self._own_start = dict(self.cpu)
+        self._seen.clear()
+        self._sample_services()
 
     async def start(self, name: str, args: list[str], env: dict[str, str]) -> None:
         log = open(RESULTS / f"{name}.log", "wb")  # noqa: SIM115, ASYNC230 - the child keeps it
@@ -69,8 +86,27 @@ class Procs:
     def sample(self) -> None:
         for name, proc in self.procs.items():
             with contextlib.suppress(psutil.Error):
-                rss = psutil.Process(proc.pid).memory_info().rss / 2**20
-                self.peaks[name] = max(self.peaks.get(name, 0.0), rss)
+                ps = psutil.Process(proc.pid)
+                self.peaks[name] = max(self.peaks.get(name, 0.0), ps.memory_info().rss / 2**20)
+                times = ps.cpu_times()
+                self.cpu[name] = times.user + times.system
+        self._sample_services()
+
+    def _sample_services(self) -> None:
+        for ps in psutil.process_iter(["name", "cpu_times"]):
+            service = SERVICES.get(ps.info["name"] or "")
+            if service is None or ps.info["cpu_times"] is None:
+                continue
+            used = ps.info["cpu_times"].user + ps.info["cpu_times"].system
+            _, first, _ = self._seen.get(ps.pid, (service, used, used))
+            self._seen[ps.pid] = (service, first, used)
+
+    def cpu_used(self) -> dict[str, float]:
+        """CPU seconds since ``mark``, of each subprocess and of each shared server."""
+        used = {name: t - self._own_start.get(name, 0.0) for name, t in self.cpu.items()}
+        for service, first, last in self._seen.values():
+            used[service] = used.get(service, 0.0) + last - first
+        return used
 
     async def stop(self) -> None:
         for proc in self.procs.values():
@@ -136,6 +172,7 @@ async def start_herald(procs: Procs, backend: str, dsn: str, provider: str) -> N
 async def run_mailing(dsn: str, procs: Procs, n: int, provider: str, run: Run) -> None:
     conn = await asyncpg.connect(dsn)
     try:
+        procs.mark()
         began = time.time()
         mailing_id = await conn.fetchval(
             "INSERT INTO mailings (text, start_at, end_at) "
@@ -195,6 +232,7 @@ async def herald_run(backend: str, n: int) -> Run:
             procs.sample()
             await procs.stop()
     run.peaks_mb = procs.peaks
+    run.cpu_s = procs.cpu_used()
     return run
 
 
@@ -220,11 +258,13 @@ HEADER = (
     "p50 ms",
     "p99 ms",
     "peak RSS MB by process",
+    "CPU s by process",
 )
 
 
 def _row(run: Run, ceiling_rate: float) -> tuple[object, ...]:
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.peaks_mb.items()))
+    cpu = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.cpu_s.items()))
     return (
         run.label,
         f"{run.clients:,}",
@@ -235,6 +275,7 @@ def _row(run: Run, ceiling_rate: float) -> tuple[object, ...]:
         f"{run.p50_ms:,.0f}",
         f"{run.p99_ms:,.0f}",
         peaks,
+        cpu,
     )
 
 

@@ -120,6 +120,7 @@ async def run(n: int) -> bench_dispatch.Run:
             await procs.stop()
             await _delete(queue_name)
     result.peaks_mb = procs.peaks
+    result.cpu_s = procs.cpu_used()
     return result
 
 
@@ -131,6 +132,7 @@ async def _measure(
     n: int,
     result: bench_dispatch.Run,
 ) -> None:
+    procs.mark()
     began = time.time()
     mailing_id, result.fanout_s = await _fan_out_and_publish(dsn, queue_name)
     conn = await asyncpg.connect(dsn)

@@ -85,7 +85,7 @@ async def _scheduler(settings: Settings) -> None:
 
     _require_broker(settings)
     async with (
-        open_resources(settings, provider=False) as res,
+        open_resources(settings, provider=False, name="herald scheduler") as res,
         service.running(res.pool, res.queue, settings),
     ):
         await _until_signal()
@@ -95,7 +95,10 @@ async def _worker(settings: Settings) -> None:
     from herald.dispatch import service
 
     _require_broker(settings)
-    async with open_resources(settings, provider=True) as res, service.running(res):
+    async with (
+        open_resources(settings, provider=True, name="herald worker", generic_plans=True) as res,
+        service.running(res),
+    ):
         await _until_signal()
 
 

@@ -28,17 +28,21 @@ def _secret(value: object) -> str | None:
 
 
 @contextlib.asynccontextmanager
-async def open_resources(settings: Settings, *, provider: bool) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, *, provider: bool, name: str = "herald", generic_plans: bool = False
+) -> AsyncIterator[Resources]:
     """Opens what a process needs, and closes it all on the way out.
 
     Args:
         settings: the process's settings; ``database_url`` must be set by now.
         provider: open the provider's HTTP client too (workers need it, the API does not).
+        name: the database sessions' application_name ("herald worker", say).
+        generic_plans: see ``storage.db.create_pool``; a worker process's pool.
     """
     dsn = _secret(settings.database_url)
     if dsn is None:
         raise ValueError("HERALD_DATABASE_URL is required")
-    pool = await create_pool(dsn, settings.db_pool_min, settings.db_pool_max)
+    pool = await create_pool(dsn, settings.db_pool_min, settings.db_pool_max, name, generic_plans)
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(pool.close)
         queue = await open_queue(

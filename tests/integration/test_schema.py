@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 import sys
 
 import asyncpg
@@ -137,3 +138,43 @@ async def test_counters_equal_a_recount_after_random_changes(pool: asyncpg.Pool)
         await conn.execute("DELETE FROM messages WHERE id IN (SELECT id FROM messages LIMIT 50)")
         for mid in mailing_ids:
             assert await stats.one_mailing(conn, mid) == await stats.recount(conn, mid)
+
+
+# A worker's statements must walk the primary key from their id arrays, not scan a mailing's
+# queued (up to max_queued) or sending rows, with the plan made once per session of a worker's
+# pool (``generic_plans``) and with one made per call (``herald serve``).
+WORKER_STATEMENTS = {
+    "claim": "('{5,6,7}', 60)",
+    "write_back": "('{5}', '{1}', '{sent}', '{0}', '{f}', '{NULL}')",
+    "unqueue": "('{5,6,7}')",
+}
+
+
+@pytest.mark.parametrize("mode", ["force_generic_plan", "force_custom_plan"])
+@pytest.mark.parametrize("name", sorted(WORKER_STATEMENTS))
+async def test_worker_statements_walk_the_primary_key(
+    pool: asyncpg.Pool, name: str, mode: str
+) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO clients (phone, operator_code, tag)"
+            " SELECT '7' || lpad(i::text, 10, '0'), '900', '' FROM generate_series(1, 20000) i;"
+            "INSERT INTO mailings (text, start_at, end_at, status)"
+            " VALUES ('x', now(), now() + interval '1 hour', 'running');"
+            "INSERT INTO messages (mailing_id, client_id)"
+            " SELECT (SELECT max(id) FROM mailings), id FROM clients;"
+            # Statistics from just after the fan-out, as autovacuum would have them: no row
+            # queued or sending yet. Then the enqueue and the claims.
+            "ANALYZE clients; ANALYZE mailings; ANALYZE messages;"
+            "UPDATE messages SET status = (CASE WHEN id % 100 = 1 THEN 'sending'"
+            " ELSE 'queued' END)::message_status WHERE id % 4 = 1;"
+        )
+        await conn.execute(f"SET LOCAL plan_cache_mode = {mode}")
+        await conn.execute(f"PREPARE worker_statement AS {queries.load('messages')[name]}")
+        plan = await conn.fetchval(
+            f"EXPLAIN (FORMAT JSON) EXECUTE worker_statement {WORKER_STATEMENTS[name]}"
+        )
+        await conn.execute("DEALLOCATE worker_statement")
+    indexes = set(re.findall(r'"Index Name": "(\w+)"', plan))
+    assert "messages_pkey" in indexes, plan
+    assert not indexes & {"messages_by_mailing_status", "messages_leased"}, plan

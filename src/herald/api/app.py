@@ -38,7 +38,10 @@ def create_app(settings: Settings, background: Background | None = None) -> Fast
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_resources(settings, provider=background is not None) as resources:
+        name = "herald serve" if background else "herald api"
+        async with open_resources(
+            settings, provider=background is not None, name=name
+        ) as resources:
             app.state.resources = resources
             async with background(resources) if background else contextlib.nullcontext():
                 yield

@@ -58,8 +58,14 @@ RETURNING m.id;
 
 -- name: unqueue
 -- A publish the broker did not confirm: its rows go back to pending at once.
-UPDATE messages SET status = 'pending', lease_until = NULL, updated_at = now()
-WHERE id = ANY($1::bigint[]) AND status = 'queued';
+-- This and the worker's claim and write-back look rows up by id from unnest($1), and name the
+-- status they expect as a sub-select: the planner cannot read its value, so statistics taken
+-- before any row was queued (just after a fan-out) cannot make it scan every queued or sending
+-- row of the mailing through a status index instead of the primary key. A worker plans these
+-- once per session (storage.db.create_pool's generic_plans); a test checks both plans.
+UPDATE messages m SET status = 'pending', lease_until = NULL, updated_at = now()
+FROM unnest($1::bigint[]) AS u(id)
+WHERE m.id = u.id AND m.status = (SELECT 'queued'::message_status);
 
 -- name: queued_total
 SELECT coalesce(sum(n), 0)::bigint FROM message_counts WHERE status = 'queued';
@@ -78,9 +84,9 @@ UPDATE messages m SET
     attempts = m.attempts + s.sending::int,
     lease_until = CASE WHEN s.sending THEN now() + make_interval(secs => $2::float8) END,
     updated_at = now()
-FROM mailings g, clients c,
+FROM unnest($1::bigint[]) AS u(id), mailings g, clients c,
      LATERAL (SELECT g.status = 'running' AND now() < g.end_at AND c.deleted_at IS NULL) AS s(sending)
-WHERE m.id = ANY($1::bigint[]) AND m.status = 'queued'
+WHERE m.id = u.id AND m.status = (SELECT 'queued'::message_status)
   AND g.id = m.mailing_id AND c.id = m.client_id
 RETURNING m.id, m.status, m.attempts, m.mailing_id, m.client_id, c.phone, g.text,
           extract(epoch FROM g.end_at - now())::float8 AS seconds_left;
@@ -104,7 +110,7 @@ UPDATE messages m SET
 FROM unnest($1::bigint[], $2::int[], $3::message_status[], $4::float8[], $5::boolean[], $6::text[])
          AS u(id, attempts, status, delay, release, error),
      mailings g, clients c
-WHERE m.id = u.id AND m.status = 'sending' AND m.attempts = u.attempts
+WHERE m.id = u.id AND m.status = (SELECT 'sending'::message_status) AND m.attempts = u.attempts
   AND g.id = m.mailing_id AND c.id = m.client_id
 RETURNING m.id, m.status;
 

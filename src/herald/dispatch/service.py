@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
 
+from herald import metrics
 from herald.dispatch.worker import Worker
 from herald.resources import Resources
 from herald.storage import events, workers
@@ -33,6 +34,7 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     settings = resources.settings
     assert resources.provider is not None, "open_resources(provider=True) for a worker"
     worker = Worker(resources.pool, resources.provider, settings)
+    metrics.IN_FLIGHT.set_function(lambda: worker.in_flight)
     consumer = await resources.queue.consume(
         worker.handle, prefetch_for(settings.concurrency, settings.batch_size)
     )

@@ -179,9 +179,10 @@ class SendingApiProvider:
         except ValueError:
             return SendResult(Outcome.FAILED, "phone is not a number")
         try:
-            return await self._post(
-                request.message_id, payload, aiohttp.ClientTimeout(total=timeout)
-            )
+            # ceil_threshold: aiohttp rounds a timeout over 5 s up to a whole second of the
+            # loop's clock, and the caller's budget ends where the mailing does.
+            limits = aiohttp.ClientTimeout(total=timeout, ceil_threshold=math.inf)
+            return await self._post(request.message_id, payload, limits)
         except TimeoutError:  # before OSError: TimeoutError is one of its subclasses
             return SendResult(Outcome.RETRY, TIMEOUT)
         except (aiohttp.ClientError, OSError) as exc:

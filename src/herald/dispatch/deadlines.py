@@ -30,6 +30,9 @@ class Deadlines:
         """The earlier of the claim's deadline and the latest one announced (monotonic)."""
         return min(claimed, self._ends.get(mailing_id, math.inf))
 
+    def mailings_in_flight(self) -> list[int]:
+        return list(self._calls)
+
     def moved(self, mailing_id: int, seconds_left: float) -> None:
         """An operator changed the end: calls under way are cut at the new end if earlier."""
         end = time.monotonic() + seconds_left

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from functools import partial
 
 from herald import metrics
+from herald.dispatch.deadlines import Deadlines
 from herald.dispatch.worker import Worker
 from herald.resources import Resources
-from herald.storage import events, workers
-from herald.storage.db import UNAVAILABLE
+from herald.storage import events, mailings, workers
+from herald.storage.db import UNAVAILABLE, Pool
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ async def running(resources: Resources) -> AsyncIterator[Worker]:
     worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(worker):x}"
     beats = asyncio.create_task(_heartbeat(resources, worker, worker_id))
     on_end_moved = partial(_on_end_moved, worker)
+    catch_up = partial(read_ends, resources.pool, worker.deadlines)
     try:
-        async with events.listening(resources.pool, events.END_CHANNEL, on_end_moved):
+        async with events.listening(resources.pool, events.END_CHANNEL, on_end_moved, catch_up):
             logger.info(
                 "worker started",
                 extra={"worker_id": worker_id, "concurrency": settings.concurrency},
@@ -66,6 +68,18 @@ def _on_end_moved(worker: Worker, *args: object) -> None:
     payload = args[-1]
     if isinstance(payload, str):
         worker.deadlines.moved(*events.parse_end_moved(payload))
+
+
+async def read_ends(pool: Pool, deadlines: Deadlines) -> None:
+    """The end of every mailing with calls under way: an end moved while the end channel was
+    lost was announced to no one, and cuts those calls only from here."""
+    ids = deadlines.mailings_in_flight()
+    if not ids:
+        return
+    async with pool.acquire() as conn:
+        ends = await mailings.seconds_left(conn, ids)
+    for mailing_id, left in ends.items():
+        deadlines.moved(mailing_id, left)
 
 
 async def _heartbeat(resources: Resources, worker: Worker, worker_id: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ Q = queries.load("events")
 RESUBSCRIBE_PAUSE = 1.0  # seconds between attempts while the database is away
 
 Listener = Callable[..., None]  # asyncpg calls it with (connection, pid, channel, payload)
+CatchUp = Callable[[], Awaitable[None]]
 
 
 async def wake_schedulers(conn: Connection, reason: str) -> None:
@@ -44,18 +45,22 @@ def parse_end_moved(payload: str) -> tuple[int, float]:
 
 
 @contextlib.asynccontextmanager
-async def listening(pool: Pool, channel: str, callback: Listener) -> AsyncIterator[None]:
+async def listening(
+    pool: Pool, channel: str, callback: Listener, catch_up: CatchUp | None = None
+) -> AsyncIterator[None]:
     """Calls ``callback`` for each notification on ``channel`` while the block runs.
 
     The subscription holds a pooled connection of its own. When that connection is lost (a
     database restart), it subscribes again on a new one as soon as the database answers:
-    otherwise a restart would silence the channel until the process restarts.
+    otherwise a restart would silence the channel until the process restarts. What was
+    notified between the loss and the new LISTEN is gone; ``catch_up`` runs once the new LISTEN
+    is in place, to read from the tables what those notifications would have said.
 
     Raises:
         OSError, asyncpg.PostgresError: the first subscription failed (database unreachable).
     """
     subscription = await _Subscription.open(pool, channel, callback)
-    keeper = asyncio.create_task(_keep(subscription))
+    keeper = asyncio.create_task(_keep(subscription, catch_up))
     try:
         yield
     finally:
@@ -95,7 +100,7 @@ class _Subscription:
         await self.pool.release(self.conn)
 
 
-async def _keep(subscription: _Subscription) -> None:
+async def _keep(subscription: _Subscription, catch_up: CatchUp | None) -> None:
     """Replaces the subscription each time its connection is lost, until cancelled."""
     try:
         while True:
@@ -106,8 +111,22 @@ async def _keep(subscription: _Subscription) -> None:
             logger.info(
                 "notification channel listened to again", extra={"channel": subscription.channel}
             )
+            if catch_up is not None:
+                await _catch_up(catch_up, subscription.channel)
     finally:
         await subscription.close()
+
+
+async def _catch_up(catch_up: CatchUp, channel: str) -> None:
+    while True:
+        try:
+            await catch_up()
+            return
+        except UNAVAILABLE:
+            await asyncio.sleep(RESUBSCRIBE_PAUSE)
+        except Exception:
+            logger.exception("could not catch up on a lost channel", extra={"channel": channel})
+            return
 
 
 async def _resubscribe(old: _Subscription) -> _Subscription:

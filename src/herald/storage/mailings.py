@@ -123,3 +123,7 @@ async def seconds_to_next_start(conn: Connection) -> float | None:
 async def seconds_to_next_end(conn: Connection) -> float | None:
     value: float | None = await conn.fetchval(Q["next_end"])
     return value
+
+
+async def seconds_left(conn: Connection, ids: Sequence[int]) -> dict[int, float]:
+    return {r["id"]: r["seconds_left"] for r in await conn.fetch(Q["seconds_left"], list(ids))}

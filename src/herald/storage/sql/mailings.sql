@@ -98,3 +98,9 @@ WHERE status = 'scheduled' AND deleted_at IS NULL;
 -- Seconds until the next end_at of a mailing still sending, so expiry runs on time.
 SELECT extract(epoch FROM min(end_at) - now())::float8 FROM mailings
 WHERE status IN ('running', 'paused') AND end_at > now() AND deleted_at IS NULL;
+
+-- name: seconds_left
+-- The end of each mailing, as seconds from now by the database clock (a worker catching up on
+-- the end-moved notices it missed).
+SELECT id, extract(epoch FROM end_at - now())::float8 AS seconds_left FROM mailings
+WHERE id = ANY($1::bigint[]);

@@ -236,14 +236,15 @@ async def herald_run(backend: str, n: int) -> Run:
     return run
 
 
-async def main(sizes: list[int], backends: list[str]) -> None:
+async def main(sizes: list[int], backends: list[str], with_ceiling: bool) -> None:
     RESULTS.mkdir(exist_ok=True)
     rows = []
     for n in sizes:
-        limit = await ceiling.run(n)
-        rows.append(_row(limit, limit.rate))
+        limit = await ceiling.run(n) if with_ceiling else None
+        if limit is not None:
+            rows.append(_row(limit, limit.rate))
         for backend in backends:
-            rows.append(_row(await herald_run(backend, n), limit.rate))
+            rows.append(_row(await herald_run(backend, n), limit.rate if limit else None))
             print_table("dispatch (so far)", HEADER, rows)
     print_table("dispatch: one mailing to every client", HEADER, rows)
 
@@ -262,7 +263,7 @@ HEADER = (
 )
 
 
-def _row(run: Run, ceiling_rate: float) -> tuple[object, ...]:
+def _row(run: Run, ceiling_rate: float | None) -> tuple[object, ...]:
     peaks = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.peaks_mb.items()))
     cpu = ", ".join(f"{k} {v:.0f}" for k, v in sorted(run.cpu_s.items()))
     return (
@@ -270,7 +271,7 @@ def _row(run: Run, ceiling_rate: float) -> tuple[object, ...]:
         f"{run.clients:,}",
         f"{run.fanout_s:.1f}",
         f"{run.rate:,.0f}",
-        f"{100 * run.rate / ceiling_rate:.0f} %",
+        f"{100 * run.rate / ceiling_rate:.0f} %" if ceiling_rate else "-",
         f"{run.total_s:.1f}",
         f"{run.p50_ms:,.0f}",
         f"{run.p99_ms:,.0f}",
@@ -283,6 +284,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--queue", choices=["rabbitmq", "memory", "both"], default="both")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="Herald only (profiling); no % of ceiling"
+    )
     args = parser.parse_args()
     backends = ["rabbitmq", "memory"] if args.queue == "both" else [args.queue]
-    sys.exit(uvloop.run(main(args.clients, backends)))
+    sys.exit(uvloop.run(main(args.clients, backends, not args.no_ceiling)))

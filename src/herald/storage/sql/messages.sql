@@ -43,6 +43,9 @@ WHERE client_id = $1::bigint AND status IN ('pending', 'queued');
 
 -- name: enqueue_due
 -- Hands due messages of running mailings to the broker; the lease rescues a lost publish.
+-- The rows are found again by "id = ANY (ARRAY(...))": joined to the CTE instead, the planner
+-- merge-joined it with a walk of the primary key from its start, every row ever sent included
+-- (0.6 s per 20,000 rows at 300,000 sent, growing with the mailing).
 WITH due AS (
     SELECT m.id FROM messages m JOIN mailings g ON g.id = m.mailing_id
     WHERE m.status = 'pending' AND m.due_at <= now()
@@ -53,7 +56,7 @@ WITH due AS (
 )
 UPDATE messages m
 SET status = 'queued', lease_until = now() + make_interval(secs => $2::float8), updated_at = now()
-FROM due WHERE m.id = due.id
+WHERE m.id = ANY (ARRAY(SELECT id FROM due))
 RETURNING m.id;
 
 -- name: unqueue
@@ -116,6 +119,7 @@ RETURNING m.id, m.status;
 
 -- name: rescue_expired_leases
 -- What a dead worker or a lost broker message left behind goes back to pending (or settles).
+-- Rows found again by id as in enqueue_due.
 WITH stale AS (
     SELECT id FROM messages
     WHERE status IN ('queued', 'sending') AND lease_until < now()
@@ -134,8 +138,8 @@ UPDATE messages m SET
     due_at = now(),
     lease_until = NULL,
     updated_at = now()
-FROM stale, mailings g, clients c
-WHERE m.id = stale.id AND g.id = m.mailing_id AND c.id = m.client_id
+FROM mailings g, clients c
+WHERE m.id = ANY (ARRAY(SELECT id FROM stale)) AND g.id = m.mailing_id AND c.id = m.client_id
 RETURNING m.id, m.mailing_id, m.status;
 
 -- name: expire_ended

@@ -28,11 +28,16 @@ END_SLACK = 0.01
 
 
 class Scheduler:
+    # Messages created after which the planner's statistics are refreshed (and at the end of a
+    # fan-out): a large fan-out left unanalysed made each enqueue sort the whole backlog.
+    analyze_after = 200_000
+
     def __init__(self, pool: Pool, queue: Queue, settings: Settings) -> None:
         self.pool, self.queue, self.settings = pool, queue, settings
         self.wake = asyncio.Event()
         self.fanned_out = asyncio.Event()
         self.ends_changed = asyncio.Event()
+        self.unanalyzed = 0  # messages this scheduler created since it last ran ANALYZE
         self.window = Window(
             floor=max(1000, settings.batch_size * 10),
             ceiling=settings.max_queued,
@@ -46,6 +51,10 @@ class Scheduler:
             created = await tick.fan_out_round(self.pool, self.settings.fanout_chunk)
             if created:
                 self.fanned_out.set()
+                self.unanalyzed += created
+            if self.unanalyzed >= self.analyze_after or (created is None and self.unanalyzed):
+                self.unanalyzed = 0
+                await tick.analyze(self.pool)
             if created is None:
                 await self._sleep_until_due()
 

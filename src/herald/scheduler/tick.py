@@ -78,6 +78,12 @@ async def fan_out_round(pool: Pool, chunk: int) -> int | None:
     return sum(done) if done else None
 
 
+async def analyze(pool: Pool) -> None:
+    async with pool.acquire() as conn:
+        done = await messages.analyze(conn)
+    logger.info("statistics refreshed" if done else "statistics not refreshed: table busy")
+
+
 async def fan_out_all(pool: Pool, chunk: int) -> int:
     """Fans out every unfinished mailing completely, round by round."""
     created = 0

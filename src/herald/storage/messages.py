@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
+import asyncpg
+
 from herald.storage import queries
 from herald.storage.db import Connection
 
@@ -79,6 +81,17 @@ async def cancel_for_mailing(conn: Connection, mailing_id: int) -> int:
 
 async def cancel_for_client(conn: Connection, client_id: int) -> int:
     return _count(await conn.execute(Q["cancel_for_client"], client_id))
+
+
+async def analyze(conn: Connection) -> bool:
+    """Refreshes the planner's statistics of messages; False if a vacuum held the table."""
+    try:
+        async with conn.transaction():
+            await conn.execute(Q["lock_briefly"])
+            await conn.execute(Q["analyze"])
+    except asyncpg.exceptions.LockNotAvailableError:
+        return False
+    return True
 
 
 async def enqueue_due(conn: Connection, limit: int, lease: float) -> list[int]:

@@ -1,4 +1,7 @@
-"""RabbitQueue against the real broker: each test has its own queue name, deleted after."""
+"""RabbitQueue against the real broker: each test has its own queue name, deleted after.
+
+The consumer-side contract it shares with MemoryQueue is test_queue_contract.py.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
 from herald.queue import factory, rabbitmq
 from herald.queue.base import QueueError
+from tests.integration.test_queue_contract import received_within
 from tests.services import AMQP_URL
 
 DELIVERY_LIMIT = 2
@@ -47,32 +51,12 @@ async def queue(raw: AbstractChannel, name: str) -> AsyncIterator[rabbitmq.Rabbi
     await opened.close()
 
 
-async def ready_count(raw: AbstractChannel, name: str) -> int:
-    declared = await raw.declare_queue(name, passive=True)
-    count = declared.declaration_result.message_count
-    assert count is not None
-    return count
-
-
 async def next_dead(raw: AbstractChannel, name: str) -> AbstractIncomingMessage:
     dead = await raw.get_queue(name + ".dead")
     async with asyncio.timeout(3):
         while (message := await dead.get(fail=False, no_ack=True)) is None:  # noqa: ASYNC110 -- broker state
             await asyncio.sleep(0.01)
     return message
-
-
-async def received_within(queue: rabbitmq.RabbitQueue, seconds: float) -> list[list[int]]:
-    """Batches a fresh consumer gets within ``seconds`` (acked)."""
-    got: list[list[int]] = []
-
-    async def handler(ids: list[int]) -> None:
-        got.append(ids)
-
-    consumer = await queue.consume(handler, prefetch=10)
-    await asyncio.sleep(seconds)
-    await consumer.stop(1)
-    return got
 
 
 @pytest.mark.parametrize(
@@ -113,48 +97,6 @@ async def test_open_rejects_unusable_names(bad: str) -> None:
         await rabbitmq.open_rabbit(AMQP_URL, bad, DELIVERY_LIMIT)
 
 
-async def test_round_trip_acks_every_batch(
-    queue: rabbitmq.RabbitQueue, raw: AbstractChannel, name: str
-) -> None:
-    batches = [[i * 10 + j for j in range(1, 4)] for i in range(1, 6)]
-    got: list[list[int]] = []
-
-    async def handler(ids: list[int]) -> None:
-        got.append(ids)
-
-    await queue.publish(batches)
-    consumer = await queue.consume(handler, prefetch=4)
-    await eventually(lambda: len(got) == len(batches))
-    await consumer.stop(1)
-
-    assert sorted(got) == batches
-    assert await ready_count(raw, name) == 0  # acked, so nothing came back with the channel
-
-
-async def test_publish_rejects_an_empty_batch(queue: rabbitmq.RabbitQueue) -> None:
-    with pytest.raises(ValueError, match="empty batch"):
-        await queue.publish([[1], []])
-
-
-async def test_failing_handler_is_redelivered_then_dead_lettered(
-    queue: rabbitmq.RabbitQueue, raw: AbstractChannel, name: str
-) -> None:
-    calls: list[list[int]] = []
-
-    async def handler(ids: list[int]) -> None:
-        calls.append(ids)
-        raise RuntimeError("poison")
-
-    consumer = await queue.consume(handler, prefetch=1)
-    await queue.publish([[42, 43]])
-    dead = await next_dead(raw, name)
-    await consumer.stop(1)
-
-    assert calls == [[42, 43]] * (DELIVERY_LIMIT + 1)
-    assert rabbitmq.decode_batch(dead.body) == [42, 43]
-    assert dead.headers["x-first-death-reason"] == "delivery_limit"
-
-
 async def test_malformed_body_is_dead_lettered_at_once(
     queue: rabbitmq.RabbitQueue, raw: AbstractChannel, name: str
 ) -> None:
@@ -174,75 +116,6 @@ async def test_malformed_body_is_dead_lettered_at_once(
     assert dead.body == b'{"ids":[0]}'
     assert dead.headers["x-first-death-reason"] == "rejected"  # not after the delivery limit
     assert sorted(got) == [[1], [2]]
-
-
-async def test_prefetch_bounds_concurrent_handlers(queue: rabbitmq.RabbitQueue) -> None:
-    running = 0
-    peak = 0
-    done: list[list[int]] = []
-
-    async def handler(ids: list[int]) -> None:
-        nonlocal running, peak
-        running += 1
-        peak = max(peak, running)
-        await asyncio.sleep(0.05)
-        running -= 1
-        done.append(ids)
-
-    await queue.publish([[i] for i in range(1, 13)])
-    consumer = await queue.consume(handler, prefetch=3)
-    await eventually(lambda: len(done) == 12)
-    await consumer.stop(1)
-
-    assert peak == 3
-
-
-async def test_stop_waits_for_a_running_handler_then_acks(
-    queue: rabbitmq.RabbitQueue, raw: AbstractChannel, name: str
-) -> None:
-    started = asyncio.Event()
-    release = asyncio.Event()
-    finished: list[list[int]] = []
-
-    async def handler(ids: list[int]) -> None:
-        started.set()
-        await release.wait()
-        finished.append(ids)
-
-    consumer = await queue.consume(handler, prefetch=1)
-    await queue.publish([[7]])
-    await asyncio.wait_for(started.wait(), 3)
-    stopping = asyncio.create_task(consumer.stop(grace=3))
-    await asyncio.sleep(0.1)
-    assert not stopping.done()
-    release.set()
-    await stopping
-
-    assert finished == [[7]]
-    assert await received_within(queue, 0.3) == []
-
-
-async def test_stop_cancels_handlers_past_grace_and_their_batches_come_back(
-    queue: rabbitmq.RabbitQueue,
-) -> None:
-    calls: list[list[int]] = []
-    cancelled: list[list[int]] = []
-
-    async def stuck(ids: list[int]) -> None:
-        calls.append(ids)
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.append(ids)
-            raise
-
-    consumer = await queue.consume(stuck, prefetch=2)
-    await queue.publish([[1], [2]])
-    await eventually(lambda: len(calls) == 2)
-    await consumer.stop(grace=0.05)
-
-    assert sorted(cancelled) == [[1], [2]]
-    assert sorted(await received_within(queue, 0.3)) == [[1], [2]]
 
 
 async def test_unacked_batches_of_a_closed_queue_go_to_the_next_consumer(
@@ -322,14 +195,6 @@ async def test_ping(queue: rabbitmq.RabbitQueue) -> None:
     assert not await queue.ping()
     await queue.close()
     assert not await queue.ping()
-
-
-async def test_purge_empties_the_queue(
-    queue: rabbitmq.RabbitQueue, raw: AbstractChannel, name: str
-) -> None:
-    await queue.publish([[1], [2]])
-    await queue.purge()
-    assert await ready_count(raw, name) == 0
 
 
 async def test_factory_with_a_broker_url_gives_the_rabbit_queue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -220,3 +221,41 @@ async def test_hostile_input_never_reaches_a_500(api: httpx2.AsyncClient) -> Non
         )
         assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
         assert r.json()["detail"], (path, body)
+
+
+async def test_a_delete_caught_in_a_deadlock_runs_again(
+    api: httpx2.AsyncClient, pool: asyncpg.Pool
+) -> None:
+    await _clients(api, 3)
+    mailing = await _create(api, start_at=(NOW - timedelta(minutes=1)).isoformat())
+    await tick.start_due(pool)
+    await tick.fan_out_all(pool, 1000)
+    message_id = await pool.fetchval(
+        "SELECT min(id) FROM messages WHERE mailing_id = $1", mailing["id"]
+    )
+    # Another session (a worker claiming, say) holds a message the delete will cancel ...
+    async with pool.acquire() as other, other.transaction():
+        await other.execute("UPDATE messages SET updated_at = now() WHERE id = $1", message_id)
+        delete = asyncio.create_task(api.delete(f"/api/v1/mailings/{mailing['id']}"))
+        await _until_waiting_on_a_lock(pool)
+        # ... and then wants the mailing row the delete holds: a cycle, which PostgreSQL breaks
+        # after deadlock_timeout by aborting the delete, the first to wait.
+        await other.execute("UPDATE mailings SET updated_at = now() WHERE id = $1", mailing["id"])
+    response = await delete
+    assert response.status_code == 204, response.text
+    statuses = await pool.fetch(
+        "SELECT status::text, count(*) FROM messages WHERE mailing_id = $1 GROUP BY 1",
+        mailing["id"],
+    )
+    assert [tuple(r) for r in statuses] == [("cancelled", 3)]
+
+
+async def _until_waiting_on_a_lock(pool: asyncpg.Pool) -> None:
+    for _ in range(500):
+        if await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ):
+            return
+        await asyncio.sleep(0.02)
+    pytest.fail("the delete never waited for the other session's lock")

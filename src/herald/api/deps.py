@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from herald.resources import Resources
-from herald.storage.db import Connection
+from herald.storage.db import DEADLOCK, Connection
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+DEADLOCK_ATTEMPTS = 3
 
 _bearer = HTTPBearer(auto_error=False, description="The admin token (HERALD_API_TOKEN)")
 
@@ -39,3 +44,21 @@ def require_admin(
 Res = Annotated[Resources, Depends(get_resources)]
 Conn = Annotated[Connection, Depends(get_conn)]
 CurrentAdmin = Depends(require_admin)
+
+
+async def retrying_deadlocks(transaction: Callable[[], Awaitable[T]]) -> T:
+    """Runs one transaction again when PostgreSQL aborted it to break a deadlock.
+
+    Cancelling a mailing's or a client's unsent messages locks them in the order of its scan,
+    while workers claim some of the same rows in the order of their batches and the schedulers
+    expire them in theirs; the transaction PostgreSQL picks to break such a cycle has changed
+    nothing, and runs again. Raises DeadlockDetectedError after DEADLOCK_ATTEMPTS (a 503).
+    """
+    for attempt in range(1, DEADLOCK_ATTEMPTS):
+        try:
+            return await transaction()
+        except DEADLOCK:
+            logger.warning(
+                "transaction aborted to break a deadlock; again", extra={"attempt": attempt}
+            )
+    return await transaction()

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from herald.api.schemas import ErrorBody
-from herald.storage.db import UNAVAILABLE, Conflict
+from herald.storage.db import DEADLOCK, UNAVAILABLE, Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,11 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return error(503, "the database is unavailable; try again shortly")
 
 
+async def _deadlocked(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("deadlocked every attempt", extra={"path": request.url.path})
+    return error(503, "the messages were busy being sent; try again")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", extra={"path": request.url.path})
     return error(500, "internal error")
@@ -88,6 +93,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http)
     for exc_type in (*UNAVAILABLE, TimeoutError):
         app.add_exception_handler(exc_type, _unavailable)
+    app.add_exception_handler(DEADLOCK, _deadlocked)
     app.add_exception_handler(Exception, _unexpected)
 
 

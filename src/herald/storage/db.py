@@ -23,7 +23,8 @@ UNAVAILABLE = (
 )
 # Errors after which the same statement, run again, succeeds: unavailability, and the rare
 # deadlock between two set-based statements that touch the same rows in different orders.
-TRANSIENT = (*UNAVAILABLE, asyncpg.exceptions.DeadlockDetectedError)
+DEADLOCK = asyncpg.exceptions.DeadlockDetectedError
+TRANSIENT = (*UNAVAILABLE, DEADLOCK)
 
 
 class Conflict(Exception):  # noqa: N818 - read as "raise Conflict(...)", like HTTP 409

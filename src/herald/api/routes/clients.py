@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
-from herald.api.deps import Conn
+from herald.api.deps import Conn, retrying_deadlocks
 from herald.api.errors import FieldError, responses
 from herald.api.schemas import (
     MAX_ID,
@@ -22,6 +22,7 @@ from herald.api.schemas import (
 from herald.domain import clients as rules
 from herald.domain import csv_import
 from herald.storage import clients, messages
+from herald.storage.db import Connection
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/clients", tags=["clients"])
@@ -73,21 +74,29 @@ async def get_client(client_id: ClientId, conn: Conn) -> ClientOut:
 
 @router.patch("/{client_id}", summary="Change a client's fields", responses=responses(404, 409))
 async def update_client(client_id: ClientId, body: ClientUpdate, conn: Conn) -> ClientOut:
-    async with conn.transaction():
-        found = _found(await clients.update(conn, client_id, **body.model_dump(exclude_none=True)))
-        cancelled = await messages.cancel_unmatched_for_client(conn, client_id)
+    found, cancelled = await retrying_deadlocks(lambda: _update(conn, client_id, body))
     logger.info("client updated", extra={"client_id": client_id, "cancelled": cancelled})
     return found
 
 
+async def _update(conn: Connection, client_id: int, body: ClientUpdate) -> tuple[ClientOut, int]:
+    async with conn.transaction():
+        found = _found(await clients.update(conn, client_id, **body.model_dump(exclude_none=True)))
+        return found, await messages.cancel_unmatched_for_client(conn, client_id)
+
+
 @router.delete("/{client_id}", status_code=204, summary="Delete a client", responses=responses(404))
 async def delete_client(client_id: ClientId, conn: Conn) -> Response:
+    cancelled = await retrying_deadlocks(lambda: _delete(conn, client_id))
+    logger.info("client deleted", extra={"client_id": client_id, "cancelled": cancelled})
+    return Response(status_code=204)
+
+
+async def _delete(conn: Connection, client_id: int) -> int:
     async with conn.transaction():
         if not await clients.delete(conn, client_id):
             raise HTTPException(404, "no such client")
-        cancelled = await messages.cancel_for_client(conn, client_id)
-    logger.info("client deleted", extra={"client_id": client_id, "cancelled": cancelled})
-    return Response(status_code=204)
+        return await messages.cancel_for_client(conn, client_id)
 
 
 @router.post(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from herald.api.deps import Conn
+from herald.api.deps import Conn, retrying_deadlocks
 from herald.api.errors import FieldError, responses
 from herald.api.schemas import (
     MAX_ID,
@@ -110,6 +110,12 @@ async def get_mailing(mailing_id: MailingId, conn: Conn) -> MailingOut:
     responses=responses(404, 409),
 )
 async def update_mailing(mailing_id: MailingId, body: MailingUpdate, conn: Conn) -> MailingOut:
+    mailing = await retrying_deadlocks(lambda: _update(conn, mailing_id, body))
+    logger.info("mailing updated", extra={"mailing_id": mailing_id})
+    return MailingOut.of(mailing)
+
+
+async def _update(conn: Connection, mailing_id: int, body: MailingUpdate) -> mailings.Mailing:
     async with conn.transaction():
         current = await _locked(conn, mailing_id)
         _require_active(current)
@@ -129,9 +135,8 @@ async def update_mailing(mailing_id: MailingId, body: MailingUpdate, conn: Conn)
         if body.end_at is not None:
             await events.end_moved(conn, mailing_id, body.end_at)
         await events.wake_schedulers(conn, f"updated {mailing_id}")
-    logger.info("mailing updated", extra={"mailing_id": mailing_id})
     assert mailing is not None  # locked above, so it still exists
-    return MailingOut.of(mailing)
+    return mailing
 
 
 def _check_interval(start_at: datetime, end_at: datetime, body: MailingUpdate) -> None:
@@ -147,12 +152,16 @@ def _check_interval(start_at: datetime, end_at: datetime, body: MailingUpdate) -
     responses=responses(404),
 )
 async def delete_mailing(mailing_id: MailingId, conn: Conn) -> Response:
+    cancelled = await retrying_deadlocks(lambda: _delete(conn, mailing_id))
+    logger.info("mailing deleted", extra={"mailing_id": mailing_id, "cancelled": cancelled})
+    return Response(status_code=204)
+
+
+async def _delete(conn: Connection, mailing_id: int) -> int:
     async with conn.transaction():
         await _locked(conn, mailing_id)
         await mailings.delete(conn, mailing_id)
-        cancelled = await messages.cancel_for_mailing(conn, mailing_id)
-    logger.info("mailing deleted", extra={"mailing_id": mailing_id, "cancelled": cancelled})
-    return Response(status_code=204)
+        return await messages.cancel_for_mailing(conn, mailing_id)
 
 
 @router.post("/{mailing_id}/pause", summary="Pause sending", responses=responses(404, 409))
@@ -175,6 +184,16 @@ async def cancel_mailing(mailing_id: MailingId, conn: Conn) -> MailingOut:
 async def _transition(
     conn: Connection, mailing_id: int, target: MailingStatus, allowed: set[str] | frozenset[str]
 ) -> MailingOut:
+    mailing = await retrying_deadlocks(lambda: _set_status(conn, mailing_id, target, allowed))
+    logger.info(
+        "mailing status changed", extra={"mailing_id": mailing_id, "status": mailing.status}
+    )
+    return MailingOut.of(mailing)
+
+
+async def _set_status(
+    conn: Connection, mailing_id: int, target: MailingStatus, allowed: set[str] | frozenset[str]
+) -> mailings.Mailing:
     async with conn.transaction():
         current = await _locked(conn, mailing_id)
         if current.status not in allowed:
@@ -185,9 +204,8 @@ async def _transition(
         if target == MailingStatus.CANCELLED:
             await messages.cancel_for_mailing(conn, mailing_id)
         await events.wake_schedulers(conn, f"{target} {mailing_id}")
-    logger.info("mailing status changed", extra={"mailing_id": mailing_id, "status": target})
     assert mailing is not None  # locked above, so it still exists
-    return MailingOut.of(mailing)
+    return mailing
 
 
 @router.get(

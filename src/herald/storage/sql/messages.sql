@@ -16,30 +16,59 @@ SELECT (SELECT max(id) FROM chunk) AS last_id,
        (SELECT count(*) FROM chunk) AS matched,
        (SELECT count(*) FROM inserted) AS inserted;
 
+-- The cancels below and expire_ended lock the rows they change in id order first, as a claim
+-- does (the worker sorts a batch's ids): locked in scan order, a cancel and a claim each held a
+-- row the other wanted, PostgreSQL took deadlock_timeout (1 s) to break every such cycle, and
+-- meanwhile rows being sent outlived their lease. Set-based statements that never wait
+-- (enqueue, rescue: SKIP LOCKED) and the write-back (rows being sent, which no cancel takes)
+-- need no order.
+
 -- name: cancel_unmatched
 -- After a filter edit: the unsent messages of clients that no longer match are cancelled.
+WITH doomed AS (
+    SELECT m.id FROM messages m, mailings g, clients c
+    WHERE m.mailing_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
+      AND m.status IN ('pending', 'queued')
+      AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags)
+    ORDER BY m.id
+    FOR UPDATE OF m
+)
 UPDATE messages m SET status = 'cancelled', lease_until = NULL, updated_at = now()
-FROM mailings g, clients c
-WHERE m.mailing_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
-  AND m.status IN ('pending', 'queued')
-  AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags);
+WHERE m.id = ANY (ARRAY(SELECT id FROM doomed)) AND m.status IN ('pending', 'queued');
 
 -- name: cancel_unmatched_for_client
 -- After a client edit: its unsent messages of mailings it no longer matches are cancelled.
+WITH doomed AS (
+    SELECT m.id FROM messages m, mailings g, clients c
+    WHERE m.client_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
+      AND m.status IN ('pending', 'queued')
+      AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags)
+    ORDER BY m.id
+    FOR UPDATE OF m
+)
 UPDATE messages m SET status = 'cancelled', lease_until = NULL, updated_at = now()
-FROM mailings g, clients c
-WHERE m.client_id = $1::bigint AND g.id = m.mailing_id AND c.id = m.client_id
-  AND m.status IN ('pending', 'queued')
-  AND NOT filter_matches(c.operator_code, c.tag, g.filter_operator_codes, g.filter_tags);
+WHERE m.id = ANY (ARRAY(SELECT id FROM doomed)) AND m.status IN ('pending', 'queued');
 
 -- name: cancel_for_mailing
 -- Messages being sent right now are settled by their write-back, which sees the cancel.
+WITH doomed AS (
+    SELECT id FROM messages
+    WHERE mailing_id = $1::bigint AND status IN ('pending', 'queued')
+    ORDER BY id
+    FOR UPDATE
+)
 UPDATE messages SET status = 'cancelled', lease_until = NULL, updated_at = now()
-WHERE mailing_id = $1::bigint AND status IN ('pending', 'queued');
+WHERE id = ANY (ARRAY(SELECT id FROM doomed)) AND status IN ('pending', 'queued');
 
 -- name: cancel_for_client
+WITH doomed AS (
+    SELECT id FROM messages
+    WHERE client_id = $1::bigint AND status IN ('pending', 'queued')
+    ORDER BY id
+    FOR UPDATE
+)
 UPDATE messages SET status = 'cancelled', lease_until = NULL, updated_at = now()
-WHERE client_id = $1::bigint AND status IN ('pending', 'queued');
+WHERE id = ANY (ARRAY(SELECT id FROM doomed)) AND status IN ('pending', 'queued');
 
 -- name: enqueue_due
 -- Hands due messages of running mailings to the broker; the lease rescues a lost publish.
@@ -144,11 +173,17 @@ RETURNING m.id, m.mailing_id, m.status;
 
 -- name: expire_ended
 -- At end_at every message not being sent expires; ones being sent settle by write-back or lease.
-WITH expired AS (
-    UPDATE messages m SET status = 'expired', lease_until = NULL, updated_at = now()
-    FROM mailings g
+-- Rows locked in id order, as the cancels above say; it costs about 40 % more than a plain
+-- UPDATE (10 s against 7 s for 700,000 rows), and saves a second per deadlock.
+WITH doomed AS (
+    SELECT m.id FROM messages m JOIN mailings g ON g.id = m.mailing_id
     WHERE g.status IN ('running', 'paused') AND g.end_at <= now() AND g.deleted_at IS NULL
-      AND m.mailing_id = g.id AND m.status IN ('pending', 'queued')
+      AND m.status IN ('pending', 'queued')
+    ORDER BY m.id
+    FOR UPDATE OF m
+), expired AS (
+    UPDATE messages m SET status = 'expired', lease_until = NULL, updated_at = now()
+    WHERE m.id = ANY (ARRAY(SELECT id FROM doomed)) AND m.status IN ('pending', 'queued')
     RETURNING m.mailing_id
 )
 SELECT mailing_id, count(*) AS n FROM expired GROUP BY mailing_id;

@@ -49,10 +49,11 @@ CurrentAdmin = Depends(require_admin)
 async def retrying_deadlocks(transaction: Callable[[], Awaitable[T]]) -> T:
     """Runs one transaction again when PostgreSQL aborted it to break a deadlock.
 
-    Cancelling a mailing's or a client's unsent messages locks them in the order of its scan,
-    while workers claim some of the same rows in the order of their batches and the schedulers
-    expire them in theirs; the transaction PostgreSQL picks to break such a cycle has changed
-    nothing, and runs again. Raises DeadlockDetectedError after DEADLOCK_ATTEMPTS (a 503).
+    The cancels lock unsent messages in id order, as claims and expiry do (messages.sql), so
+    they do not wait for those in a cycle; this is the net under that rule for whatever else two
+    transactions may hold (a mailing's row, its counters). The transaction PostgreSQL picks to
+    break a cycle has changed nothing, and runs again. Raises DeadlockDetectedError after
+    DEADLOCK_ATTEMPTS (a 503).
     """
     for attempt in range(1, DEADLOCK_ATTEMPTS):
         try:

@@ -16,15 +16,15 @@ from herald.queue.base import Queue
 from herald.scheduler import tick
 from herald.scheduler.window import Window
 from herald.storage import events, mailings
-from herald.storage.db import UNAVAILABLE, Pool
+from herald.storage.db import UNAVAILABLE, Connection, Pool
 
 logger = logging.getLogger(__name__)
 
 # Seconds between enqueue attempts when nothing was due or the broker held max_queued: short,
 # so that retries fall due and a draining queue refills promptly; two cheap queries each.
 IDLE_ENQUEUE_WAIT = 0.1
-# Past an end_at, so that the database's now() has passed it when the expiring sweep runs.
-END_SLACK = 0.01
+# Past a start_at or end_at, so that the database's now() has passed it when the loop runs.
+CLOCK_SLACK = 0.01
 
 
 class Scheduler:
@@ -56,7 +56,7 @@ class Scheduler:
                 self.unanalyzed = 0
                 await tick.analyze(self.pool)
             if created is None:
-                await self._sleep_until_due()
+                await self._sleep_until(mailings.seconds_to_next_start, self.wake)
 
     async def enqueue_loop(self) -> None:
         while True:
@@ -67,20 +67,18 @@ class Scheduler:
         """Sweeps every poll interval, and at the next end_at so that expiry is on time."""
         while True:
             await tick.maintain(self.pool, self.settings, tick.TickReport())
-            async with self.pool.acquire() as conn:
-                next_end = await mailings.seconds_to_next_end(conn)
-            timeout = self.settings.poll_interval
-            if next_end is not None:
-                timeout = min(timeout, next_end + END_SLACK)
-            await _wait(self.ends_changed, timeout)
+            await self._sleep_until(mailings.seconds_to_next_end, self.ends_changed)
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep_until(
+        self, seconds_to: Callable[[Connection], Awaitable[float | None]], event: asyncio.Event
+    ) -> None:
+        """Until the instant ``seconds_to`` reads (a start, an end), a notice, or one poll."""
         async with self.pool.acquire() as conn:
-            next_start = await mailings.seconds_to_next_start(conn)
+            instant = await seconds_to(conn)
         timeout = self.settings.poll_interval
-        if next_start is not None:
-            timeout = max(0.0, min(timeout, next_start))
-        await _wait(self.wake, timeout)
+        if instant is not None:
+            timeout = max(0.0, min(timeout, instant + CLOCK_SLACK))
+        await _wait(event, timeout)
 
     def on_notify(self, *_: object) -> None:
         self.wake.set()
